@@ -1,0 +1,21 @@
+package main
+
+import (
+	"github.com/spf13/cobra"
+)
+
+// newRootCmd builds the command tree. Each command group lives in its own
+// file as newXxxCmd() and is registered here.
+func newRootCmd() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "mlc",
+		Short:         "ml-connector: Adobe Commerce <-> Oracle NetSuite, event-driven",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.PersistentFlags().Bool("json", false, "print machine-readable JSON instead of tables")
+	root.AddCommand(
+	// command groups are added here, one constructor per file
+	)
+	return root
+}

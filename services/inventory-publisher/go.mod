@@ -1,0 +1,7 @@
+module github.com/ml-connector/ml-connector/services/inventory-publisher
+
+go 1.26.0
+
+require github.com/ml-connector/ml-connector/pkg v0.0.0
+
+replace github.com/ml-connector/ml-connector/pkg => ../../pkg
