@@ -1,0 +1,276 @@
+package commerce
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/shopspring/decimal"
+)
+
+// TimeLayout is how Commerce writes timestamps: no zone, UTC (ref §7).
+const TimeLayout = "2006-01-02 15:04:05"
+
+// ParseTime parses a Commerce timestamp as UTC; RFC 3339 is accepted too.
+func ParseTime(s string) (time.Time, error) {
+	s = strings.TrimSpace(s)
+	if t, err := time.ParseInLocation(TimeLayout, s, time.UTC); err == nil {
+		return t, nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("commerce: timestamp %q: want %q", s, TimeLayout)
+	}
+	return t.UTC(), nil
+}
+
+// FormatTime writes t the way Commerce filters expect it.
+func FormatTime(t time.Time) string { return t.UTC().Format(TimeLayout) }
+
+// object is a JSON object decoded one level deep. PHP's json_encode writes an
+// empty associative array as [], so [] is accepted as an empty object.
+type object map[string]json.RawMessage
+
+func asObject(raw json.RawMessage) (object, bool) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 {
+		return nil, false
+	}
+	switch raw[0] {
+	case '{':
+		var o object
+		if err := json.Unmarshal(raw, &o); err != nil {
+			return nil, false
+		}
+		if o == nil {
+			o = object{}
+		}
+		return o, true
+	case '[':
+		var a []json.RawMessage
+		if err := json.Unmarshal(raw, &a); err != nil || len(a) != 0 {
+			return nil, false
+		}
+		return object{}, true
+	}
+	return nil, false
+}
+
+// present reports a key that exists and is not null.
+func (o object) present(key string) bool {
+	v, ok := o[key]
+	return ok && string(bytes.TrimSpace(v)) != "null"
+}
+
+func (o object) obj(key string) (object, bool) {
+	if !o.present(key) {
+		return nil, false
+	}
+	return asObject(o[key])
+}
+
+// text returns a string, or a number's literal text (PHP models often carry
+// numbers where a string is documented and vice versa). ok is false for an
+// absent or null key; err is set for other JSON types.
+func (o object) text(key string) (s string, ok bool, err error) {
+	if !o.present(key) {
+		return "", false, nil
+	}
+	raw := bytes.TrimSpace(o[key])
+	switch {
+	case raw[0] == '"':
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return "", false, err
+		}
+		return s, true, nil
+	case raw[0] == '-' || (raw[0] >= '0' && raw[0] <= '9'):
+		var n json.Number
+		if err := json.Unmarshal(raw, &n); err != nil {
+			return "", false, err
+		}
+		return n.String(), true, nil
+	}
+	return "", false, fmt.Errorf("is not a string")
+}
+
+// str is text without the error: absent, null or non-scalar give "".
+func (o object) str(key string) string {
+	s, _, _ := o.text(key)
+	return strings.TrimSpace(s)
+}
+
+// integer accepts an integral JSON number or a numeric string. An absent,
+// null or empty-string value gives ok=false.
+func (o object) integer(key string) (n int64, ok bool, err error) {
+	s, ok, err := o.text(key)
+	if err != nil {
+		return 0, false, fmt.Errorf("is not an integer")
+	}
+	s = strings.TrimSpace(s)
+	if !ok || s == "" {
+		return 0, false, nil
+	}
+	n, err = parseInteger(s)
+	if err != nil {
+		return 0, false, err
+	}
+	return n, true, nil
+}
+
+func parseInteger(s string) (int64, error) {
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+		return n, nil
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || f != math.Trunc(f) || math.Abs(f) > 1<<53 {
+		return 0, fmt.Errorf("%q is not an integer", s)
+	}
+	return int64(f), nil
+}
+
+// int is integer without the error (lenient fields).
+func (o object) int(key string) int64 {
+	n, _, _ := o.integer(key)
+	return n
+}
+
+func (o object) decimal(key string) decimal.Decimal {
+	s, ok, err := o.text(key)
+	if !ok || err != nil {
+		return decimal.Decimal{}
+	}
+	d, err := decimal.NewFromString(strings.TrimSpace(s))
+	if err != nil {
+		return decimal.Decimal{}
+	}
+	return d
+}
+
+func (o object) time(key string) time.Time {
+	s := o.str(key)
+	if s == "" {
+		return time.Time{}
+	}
+	t, err := ParseTime(s)
+	if err != nil {
+		return time.Time{}
+	}
+	return t
+}
+
+func (o object) boolish(key string) bool {
+	if !o.present(key) {
+		return false
+	}
+	var b bool
+	if json.Unmarshal(o[key], &b) == nil {
+		return b
+	}
+	switch o.str(key) {
+	case "1", "true":
+		return true
+	}
+	return false
+}
+
+// Flexible scalar types for REST and webhook structs: Commerce sends numbers
+// as strings in places (and PHP models almost everywhere).
+
+// Int is an integer that also decodes from a numeric string, "" and null (0).
+type Int int64
+
+func (n *Int) UnmarshalJSON(b []byte) error {
+	s := strings.TrimSpace(string(b))
+	if s == "null" || s == `""` {
+		*n = 0
+		return nil
+	}
+	if strings.HasPrefix(s, `"`) {
+		var q string
+		if err := json.Unmarshal(b, &q); err != nil {
+			return err
+		}
+		s = strings.TrimSpace(q)
+		if s == "" {
+			*n = 0
+			return nil
+		}
+	}
+	v, err := parseInteger(s)
+	if err != nil {
+		return fmt.Errorf("commerce: %w", err)
+	}
+	*n = Int(v)
+	return nil
+}
+
+// Time is a Commerce timestamp ("2006-01-02 15:04:05", UTC). It marshals back
+// in the same layout; the zero value marshals as null.
+type Time struct{ time.Time }
+
+func (t *Time) UnmarshalJSON(b []byte) error {
+	s := strings.TrimSpace(string(b))
+	if s == "null" || s == `""` {
+		t.Time = time.Time{}
+		return nil
+	}
+	var q string
+	if err := json.Unmarshal(b, &q); err != nil {
+		return fmt.Errorf("commerce: timestamp %s is not a string", s)
+	}
+	v, err := ParseTime(q)
+	if err != nil {
+		return err
+	}
+	t.Time = v
+	return nil
+}
+
+func (t Time) MarshalJSON() ([]byte, error) {
+	if t.IsZero() {
+		return []byte("null"), nil
+	}
+	return json.Marshal(FormatTime(t.Time))
+}
+
+// Bool decodes true/false, 0/1 and "0"/"1".
+type Bool bool
+
+func (v *Bool) UnmarshalJSON(b []byte) error {
+	switch strings.Trim(strings.TrimSpace(string(b)), `"`) {
+	case "true", "1":
+		*v = true
+	case "false", "0", "", "null":
+		*v = false
+	default:
+		return fmt.Errorf("commerce: %s is not a boolean", b)
+	}
+	return nil
+}
+
+// Obj is an object-valued field that tolerates PHP's [] for empty and keeps
+// the raw JSON of a non-empty object.
+type Obj json.RawMessage
+
+func (o *Obj) UnmarshalJSON(b []byte) error {
+	if _, ok := asObject(b); ok {
+		*o = append((*o)[:0], b...)
+		return nil
+	}
+	if strings.TrimSpace(string(b)) == "null" {
+		*o = nil
+		return nil
+	}
+	return fmt.Errorf("commerce: %.40s is not an object", b)
+}
+
+func (o Obj) MarshalJSON() ([]byte, error) {
+	if len(o) == 0 {
+		return []byte("null"), nil
+	}
+	return o, nil
+}
