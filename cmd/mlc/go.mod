@@ -7,6 +7,7 @@ require github.com/ml-connector/ml-connector/pkg v0.0.0
 require (
 	github.com/inconshreveable/mousetrap v1.1.0 // indirect
 	github.com/mitchellh/colorstring v0.0.0-20190213212951-d06e56a500db // indirect
+	github.com/ml-connector/ml-connector/streams v0.0.0
 	github.com/rivo/uniseg v0.4.7 // indirect
 	github.com/schollz/progressbar/v3 v3.19.1 // indirect
 	github.com/spf13/cobra v1.10.2 // indirect
@@ -16,3 +17,5 @@ require (
 )
 
 replace github.com/ml-connector/ml-connector/pkg => ../../pkg
+
+replace github.com/ml-connector/ml-connector/streams => ../../streams
