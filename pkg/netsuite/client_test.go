@@ -1,0 +1,85 @@
+package netsuite
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+)
+
+func TestBaseURL(t *testing.T) {
+	tests := map[string]string{
+		"1234567":     "https://1234567.suitetalk.api.netsuite.com",
+		"123456_SB1":  "https://123456-sb1.suitetalk.api.netsuite.com",
+		"TSTDRV12_RP": "https://tstdrv12-rp.suitetalk.api.netsuite.com",
+	}
+	for in, want := range tests {
+		if got := BaseURL(in); got != want {
+			t.Errorf("BaseURL(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestNewBaseURLOverride(t *testing.T) {
+	creds := Credentials{AccountID: "123_SB1", ClientID: "c", CertificateID: "k", PrivateKeyPEM: pkcs8PEM(t, keys.p256)}
+	for in, want := range map[string]string{
+		"":                                 "https://123-sb1.suitetalk.api.netsuite.com",
+		"http://127.0.0.1:9/":              "http://127.0.0.1:9",
+		"http://127.0.0.1:9/services/rest": "http://127.0.0.1:9",
+	} {
+		var opts []Option
+		if in != "" {
+			opts = append(opts, WithBaseURL(in))
+		}
+		c, err := New(creds, opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.BaseURL() != want || c.TokenURL() != want+"/services/rest/auth/oauth2/v1/token" {
+			t.Errorf("%q: base %q token %q", in, c.BaseURL(), c.TokenURL())
+		}
+	}
+	if _, err := New(creds, WithBaseURL("not a url")); err == nil {
+		t.Error("bad base URL accepted")
+	}
+}
+
+func TestCredentialsMaskKey(t *testing.T) {
+	key := pkcs8PEM(t, keys.p256)
+	c := Credentials{AccountID: "1", ClientID: "c", CertificateID: "k", PrivateKeyPEM: key}
+	for _, s := range []string{c.String(), fmt.Sprint(c), fmt.Sprintf("%+v", c), fmt.Sprintf("%#v", c), fmt.Sprintf("%v", &c)} {
+		if strings.Contains(s, "PRIVATE") || strings.Contains(s, string(key[40:60])) || !strings.Contains(s, "redacted") {
+			t.Errorf("key leaked or not masked: %s", s)
+		}
+	}
+	if err := (Credentials{AccountID: "1"}).Validate(); err == nil || !strings.Contains(err.Error(), "certificate id") {
+		t.Errorf("Validate = %v", err)
+	}
+}
+
+func TestValidateExternalID(t *testing.T) {
+	for _, ok := range []string{"mlc-so-default-000001234", "A_b-9"} {
+		if err := ValidateExternalID(ok); err != nil {
+			t.Errorf("%q: %v", ok, err)
+		}
+	}
+	for _, bad := range []string{"", "a|b", "a.b", "a b", "a/b", "é", strings.Repeat("a", 100)} {
+		if err := ValidateExternalID(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}
+
+func TestIDFromLocation(t *testing.T) {
+	for loc, want := range map[string]string{
+		"https://h/services/rest/record/v1/customer/647": "647",
+		"https://h/services/rest/record/v1/invoice/12/":  "12",
+		"/services/rest/record/v1/salesOrder/eid:x":      "eid:x",
+		"":           "",
+		"https://h/": "",
+	} {
+		got, err := idFromLocation("op", loc)
+		if (want == "") != (err != nil) || got != want {
+			t.Errorf("%q: %q %v", loc, got, err)
+		}
+	}
+}
