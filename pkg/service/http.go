@@ -1,0 +1,112 @@
+package service
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Check is one readiness condition; nil means ready.
+type Check struct {
+	Name string
+	Fn   func(ctx context.Context) error
+}
+
+// HTTPServer serves /healthz, /readyz and /metrics; services mount their
+// own routes (ingest's webhooks) on Mux.
+type HTTPServer struct {
+	Mux      *http.ServeMux
+	Registry *prometheus.Registry
+	srv      *http.Server
+	ln       net.Listener
+
+	mu     sync.Mutex
+	checks []Check
+}
+
+// NewHTTPServer listens on addr right away (":0" picks a free port; Addr
+// reports it) so that callers can print where the service listens.
+func NewHTTPServer(addr string) (*HTTPServer, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen %s: %w", addr, err)
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	h := &HTTPServer{Mux: http.NewServeMux(), Registry: reg, ln: ln}
+	h.Mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	h.Mux.HandleFunc("GET /readyz", h.readyz)
+	h.Mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	h.srv = &http.Server{
+		Handler:           h.Mux,
+		ReadHeaderTimeout: 5 * time.Second,
+		IdleTimeout:       120 * time.Second,
+	}
+	return h, nil
+}
+
+// Addr is the address the server listens on.
+func (h *HTTPServer) Addr() string { return h.ln.Addr().String() }
+
+// AddCheck adds a readiness condition.
+func (h *HTTPServer) AddCheck(name string, fn func(ctx context.Context) error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.checks = append(h.checks, Check{name, fn})
+}
+
+func (h *HTTPServer) readyz(w http.ResponseWriter, r *http.Request) {
+	h.mu.Lock()
+	checks := append([]Check(nil), h.checks...)
+	h.mu.Unlock()
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	status := http.StatusOK
+	res := map[string]string{}
+	for _, c := range checks {
+		if err := c.Fn(ctx); err != nil {
+			status = http.StatusServiceUnavailable
+			res[c.Name] = err.Error()
+			continue
+		}
+		res[c.Name] = "ok"
+	}
+	writeJSON(w, status, res)
+}
+
+// Serve runs the server until ctx is done, then shuts it down within grace.
+func (h *HTTPServer) Serve(ctx context.Context, grace time.Duration) error {
+	errc := make(chan error, 1)
+	go func() { errc <- h.srv.Serve(h.ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("http server: %w", err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), grace)
+	defer cancel()
+	if err := h.srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("http shutdown: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}

@@ -1,0 +1,145 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/rs/zerolog"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/ml-connector/ml-connector/pkg/stream"
+	"github.com/ml-connector/ml-connector/streams"
+)
+
+// Runtime is what a running service has: logger, NATS, metrics and the
+// HTTP server. Build it with Start, run workers with Serve.
+type Runtime struct {
+	Name string
+	Base Base
+	Log  zerolog.Logger
+	NC   *nats.Conn
+	JS   jetstream.JetStream
+	HTTP *HTTPServer
+}
+
+// Spec says what a service needs from JetStream: the streams (with their
+// consumers) and KV buckets it creates-or-updates at start and whose
+// presence makes it ready.
+type Spec struct {
+	Name    string
+	Streams []string
+	Buckets []string
+}
+
+// Start connects to NATS, applies the service's part of streams/, opens
+// the HTTP server and registers readiness checks. logOut is where JSON
+// logs go (os.Stdout in production).
+func Start(ctx context.Context, spec Spec, base Base, logOut io.Writer) (*Runtime, error) {
+	if err := base.Validate(); err != nil {
+		return nil, err
+	}
+	log := NewLogger(logOut, spec.Name, base.LogLevel)
+	nc, js, err := stream.Connect(base.NATSURL, base.NATSCreds, "mlc-"+spec.Name, log)
+	if err != nil {
+		return nil, err
+	}
+	defs, err := stream.Load(streams.FS)
+	if err != nil {
+		nc.Close()
+		return nil, err
+	}
+	actx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	res, err := stream.Apply(actx, js, defs.Only(spec.Streams, spec.Buckets))
+	if err != nil {
+		nc.Close()
+		return nil, err
+	}
+	for _, r := range res {
+		if r.Action != stream.Unchanged {
+			log.Info().Str("kind", r.Kind).Str("name", r.Name).Str("action", string(r.Action)).Msg("jetstream provisioned")
+		}
+	}
+	h, err := NewHTTPServer(base.HTTPAddr)
+	if err != nil {
+		nc.Close()
+		return nil, err
+	}
+	rt := &Runtime{Name: spec.Name, Base: base, Log: log, NC: nc, JS: js, HTTP: h}
+	h.AddCheck("nats", func(context.Context) error {
+		if !nc.IsConnected() {
+			return fmt.Errorf("nats %s", nc.Status())
+		}
+		return nil
+	})
+	h.AddCheck("streams", func(ctx context.Context) error {
+		for _, s := range spec.Streams {
+			if _, err := js.Stream(ctx, s); err != nil {
+				return fmt.Errorf("stream %s: %w", s, err)
+			}
+		}
+		for _, b := range spec.Buckets {
+			if _, err := js.KeyValue(ctx, b); err != nil {
+				return fmt.Errorf("bucket %s: %w", b, err)
+			}
+		}
+		return nil
+	})
+	return rt, nil
+}
+
+// Worker is a long-running part of a service (a consume loop, a poller). It
+// must return soon after ctx is done, having finished in-flight work.
+type Worker func(ctx context.Context) error
+
+// Serve runs the HTTP server and the workers until ctx is done or one of
+// them fails, then shuts down: the HTTP server stops taking requests,
+// workers drain, the NATS connection drains; all within ShutdownTimeout.
+func (rt *Runtime) Serve(ctx context.Context, workers ...Worker) error {
+	rt.Log.Info().Str("http", rt.HTTP.Addr()).Msg("started")
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return rt.HTTP.Serve(gctx, rt.Base.ShutdownTimeout) })
+	for _, w := range workers {
+		g.Go(func() error { return w(gctx) })
+	}
+	done := make(chan error, 1)
+	go func() { done <- g.Wait() }()
+
+	var err error
+	select {
+	case err = <-done:
+	case <-ctx.Done():
+		rt.Log.Info().Dur("grace", rt.Base.ShutdownTimeout).Msg("shutting down")
+		select {
+		case err = <-done:
+		case <-time.After(rt.Base.ShutdownTimeout):
+			err = fmt.Errorf("%s: shutdown did not finish within %v", rt.Name, rt.Base.ShutdownTimeout)
+		}
+	}
+	rt.close()
+	if err != nil && !errors.Is(err, context.Canceled) {
+		rt.Log.Error().Err(err).Msg("stopped with error")
+		return err
+	}
+	rt.Log.Info().Msg("stopped")
+	return nil
+}
+
+func (rt *Runtime) close() {
+	closed := make(chan struct{})
+	rt.NC.SetClosedHandler(func(*nats.Conn) { close(closed) })
+	if err := rt.NC.Drain(); err != nil {
+		rt.NC.Close()
+		return
+	}
+	select {
+	case <-closed:
+	case <-time.After(5 * time.Second):
+		rt.NC.Close()
+	}
+}
