@@ -365,4 +365,3 @@ func randomNonce() []byte {
 	}
 	return n
 }
-
