@@ -1,0 +1,189 @@
+// Package chtest gives tests a real ClickHouse server: Debian's
+// clickhouse-server started on free ports with a throwaway data directory
+// and config, stopped when the test ends. scripts/test.sh installs the
+// package when it is missing.
+//
+// Without a server binary the test fails under CI=true and is skipped, with
+// the reason, on a developer machine. MLC_CLICKHOUSE_DSN points tests at an
+// already running server instead (host:port of the native protocol).
+package chtest
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+)
+
+// Server is a running ClickHouse reachable over the native protocol.
+type Server struct {
+	Addr string // host:port, native protocol
+}
+
+// Open returns a connection to the server's default database, closed when
+// the test ends.
+func (s *Server) Open(t testing.TB) driver.Conn {
+	t.Helper()
+	conn, err := clickhouse.Open(&clickhouse.Options{
+		Addr: []string{s.Addr},
+		Auth: clickhouse.Auth{Database: "default", Username: "default"},
+	})
+	if err != nil {
+		t.Fatalf("chtest: open %s: %v", s.Addr, err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn
+}
+
+// Start returns a ClickHouse server for this test.
+func Start(t testing.TB) *Server {
+	t.Helper()
+	if addr := os.Getenv("MLC_CLICKHOUSE_DSN"); addr != "" {
+		return &Server{Addr: addr}
+	}
+	bin := findBinary()
+	if bin == "" {
+		unavailable(t, "clickhouse-server is not installed (scripts/test.sh installs Debian's clickhouse-server)")
+	}
+	dir := t.TempDir()
+	tcp, http := freePort(t), freePort(t)
+	if err := writeConfig(dir, tcp, http); err != nil {
+		t.Fatalf("chtest: config: %v", err)
+	}
+	var out bytes.Buffer
+	cmd := exec.Command(bin, "--config-file="+filepath.Join(dir, "config.xml"))
+	cmd.Dir = dir
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		unavailable(t, fmt.Sprintf("start %s: %v", bin, err))
+	}
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(os.Interrupt)
+		select {
+		case <-exited:
+		case <-time.After(10 * time.Second):
+			_ = cmd.Process.Kill()
+			<-exited
+		}
+	})
+	s := &Server{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(tcp))}
+	if err := waitReady(s.Addr, exited, 60*time.Second); err != nil {
+		log, _ := os.ReadFile(filepath.Join(dir, "server.err.log"))
+		unavailable(t, fmt.Sprintf("clickhouse-server did not become ready: %v\n%s\n%s", err, out.String(), log))
+	}
+	return s
+}
+
+func unavailable(t testing.TB, why string) {
+	t.Helper()
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("chtest: ClickHouse is required in CI: %s", why)
+	}
+	t.Skipf("chtest: skipping, ClickHouse unavailable: %s", why)
+}
+
+func findBinary() string {
+	for _, name := range []string{"clickhouse-server", "/usr/sbin/clickhouse-server", "/usr/bin/clickhouse-server"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	return ""
+}
+
+func freePort(t testing.TB) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("chtest: free port: %v", err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+func waitReady(addr string, exited <-chan struct{}, within time.Duration) error {
+	deadline := time.Now().Add(within)
+	var last error
+	for time.Now().Before(deadline) {
+		select {
+		case <-exited:
+			return fmt.Errorf("server process exited")
+		default:
+		}
+		conn, err := clickhouse.Open(&clickhouse.Options{Addr: []string{addr}, DialTimeout: time.Second})
+		if err == nil {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			err = conn.Ping(ctx)
+			cancel()
+			conn.Close()
+			if err == nil {
+				return nil
+			}
+		}
+		last = err
+		time.Sleep(100 * time.Millisecond)
+	}
+	return fmt.Errorf("no answer on %s within %v: %w", addr, within, last)
+}
+
+// writeConfig writes a minimal server config. ClickHouse 18.16 wants the
+// <yandex> root element; current releases still accept it.
+func writeConfig(dir string, tcp, http int) error {
+	for _, d := range []string{"data", "tmp", "user_files", "format_schemas"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+			return err
+		}
+	}
+	config := fmt.Sprintf(`<?xml version="1.0"?>
+<yandex>
+    <logger>
+        <level>warning</level>
+        <log>%[1]s/server.log</log>
+        <errorlog>%[1]s/server.err.log</errorlog>
+        <console>0</console>
+    </logger>
+    <listen_host>127.0.0.1</listen_host>
+    <tcp_port>%[2]d</tcp_port>
+    <http_port>%[3]d</http_port>
+    <path>%[1]s/data/</path>
+    <tmp_path>%[1]s/tmp/</tmp_path>
+    <user_files_path>%[1]s/user_files/</user_files_path>
+    <format_schema_path>%[1]s/format_schemas/</format_schema_path>
+    <users_config>%[1]s/users.xml</users_config>
+    <default_profile>default</default_profile>
+    <default_database>default</default_database>
+    <mark_cache_size>268435456</mark_cache_size>
+    <max_concurrent_queries>50</max_concurrent_queries>
+    <uncompressed_cache_size>268435456</uncompressed_cache_size>
+</yandex>
+`, dir, tcp, http)
+	users := `<?xml version="1.0"?>
+<yandex>
+    <profiles><default><max_memory_usage>2000000000</max_memory_usage></default></profiles>
+    <users>
+        <default>
+            <password></password>
+            <networks><ip>127.0.0.1</ip><ip>::1</ip></networks>
+            <profile>default</profile>
+            <quota>default</quota>
+        </default>
+    </users>
+    <quotas><default><interval><duration>3600</duration><queries>0</queries><errors>0</errors><result_rows>0</result_rows><read_rows>0</read_rows><execution_time>0</execution_time></interval></default></quotas>
+</yandex>
+`
+	if err := os.WriteFile(filepath.Join(dir, "config.xml"), []byte(config), 0o644); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, "users.xml"), []byte(users), 0o644)
+}
