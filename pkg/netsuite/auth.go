@@ -166,8 +166,9 @@ func (s *assertionSigner) sign(now time.Time) (string, error) {
 
 // accessToken is a cached bearer token.
 type accessToken struct {
-	value  string
-	expiry time.Time
+	value   string
+	expiry  time.Time
+	renewAt time.Time // expiry less a margin of 60 s, or half the lifetime for short-lived tokens
 }
 
 // tokenResponse is the token endpoint's success body.
@@ -199,7 +200,7 @@ func parseTokenResponse(body []byte, now time.Time) (accessToken, error) {
 		}
 		life = time.Duration(secs * float64(time.Second))
 	}
-	return accessToken{value: tr.AccessToken, expiry: now.Add(life)}, nil
+	return accessToken{value: tr.AccessToken, expiry: now.Add(life), renewAt: now.Add(life - min(renewBefore, life/2))}, nil
 }
 
 // tokenSource caches the access token and renews it single-flight.
@@ -220,12 +221,12 @@ type tokenCall struct {
 	err  error
 }
 
-// token returns a bearer token with at least a minute left, fetching one if
-// needed. Concurrent callers share one exchange; a caller whose ctx ends
+// token returns a bearer token with at least a minute left (half its life
+// for short-lived tokens), fetching one if needed. Concurrent callers share one exchange; a caller whose ctx ends
 // stops waiting but the exchange completes for the others.
 func (ts *tokenSource) token(ctx context.Context) (string, error) {
 	ts.mu.Lock()
-	if ts.tok.value != "" && ts.tok.expiry.Sub(ts.now()) > renewBefore {
+	if ts.tok.value != "" && ts.now().Before(ts.tok.renewAt) {
 		v := ts.tok.value
 		ts.mu.Unlock()
 		return v, nil
