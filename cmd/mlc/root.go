@@ -14,8 +14,10 @@ func newRootCmd() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.PersistentFlags().Bool("json", false, "print machine-readable JSON instead of tables")
+	root.PersistentFlags().String("server", "", "NATS URL (default $MLC_NATS_URL or nats://127.0.0.1:4222)")
 	root.AddCommand(
-	// command groups are added here, one constructor per file
+		newDevCmd(),
+		newStreamsCmd(),
 	)
 	return root
 }

@@ -1,0 +1,242 @@
+// Package devstack runs the whole system in one process: an embedded
+// JetStream server, the streams of streams/, every service of pkg/fleet and,
+// unless real connections are configured, both simulators. `mlc dev` is a
+// thin command around it and end-to-end tests use it the same way.
+package devstack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/rs/zerolog"
+
+	"github.com/ml-connector/ml-connector/pkg/fleet"
+	"github.com/ml-connector/ml-connector/pkg/stream"
+	"github.com/ml-connector/ml-connector/streams"
+)
+
+// Options configure a dev stack. Zero ports pick free ones.
+type Options struct {
+	Dir        string    // data directory (JetStream store, logs); required
+	NATSPort   int       // client port of the embedded server; -1 = random
+	HTTPPort   int       // first service port, the next services take the following ports; 0 = random
+	SyncAlways bool      // JetStream fsync on every write (production setting)
+	LogOut     io.Writer // service logs; nil = Dir/logs/<service>.log
+	// Env is passed to every service on top of what the stack sets
+	// (MLC_NATS_URL, MLC_HTTP_ADDR): real connections, log level, keys.
+	Env map[string]string
+}
+
+// Running describes one started service.
+type Running struct {
+	Name string `json:"name"`
+	Addr string `json:"addr"` // host:port of /healthz /readyz /metrics (and ingest's webhooks)
+}
+
+// Stack is a running dev system.
+type Stack struct {
+	NATS     *server.Server
+	Services []Running
+
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	mu     sync.Mutex
+	errs   []error
+	files  []*os.File
+}
+
+// Start brings the stack up and returns once every service answers
+// /readyz with 200, or with an error.
+func Start(ctx context.Context, o Options) (*Stack, error) {
+	if o.Dir == "" {
+		return nil, errors.New("devstack: Dir is required")
+	}
+	if err := os.MkdirAll(o.Dir, 0o755); err != nil {
+		return nil, err
+	}
+	ns, err := startNATS(o)
+	if err != nil {
+		return nil, err
+	}
+	st := &Stack{NATS: ns}
+	if err := st.applyStreams(ctx); err != nil {
+		st.shutdownNATS()
+		return nil, err
+	}
+	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	st.cancel = cancel
+	port := o.HTTPPort
+	for _, svc := range fleet.All() {
+		addr, err := pickAddr(port)
+		if err != nil {
+			st.Stop()
+			return nil, err
+		}
+		if port != 0 {
+			port++
+		}
+		env := map[string]string{}
+		for k, v := range o.Env {
+			env[k] = v
+		}
+		env["MLC_NATS_URL"] = ns.ClientURL()
+		env["MLC_HTTP_ADDR"] = addr
+		if _, ok := env["MLC_SHUTDOWN_TIMEOUT"]; !ok {
+			env["MLC_SHUTDOWN_TIMEOUT"] = "10s"
+		}
+		out, err := st.logWriter(o, svc.Spec.Name)
+		if err != nil {
+			st.Stop()
+			return nil, err
+		}
+		st.Services = append(st.Services, Running{Name: svc.Spec.Name, Addr: addr})
+		st.wg.Add(1)
+		go func() {
+			defer st.wg.Done()
+			if err := svc.Run(sctx, env, out); err != nil {
+				st.mu.Lock()
+				st.errs = append(st.errs, fmt.Errorf("%s: %w", svc.Spec.Name, err))
+				st.mu.Unlock()
+			}
+		}()
+	}
+	if err := st.waitReady(ctx, 60*time.Second); err != nil {
+		st.Stop()
+		return nil, err
+	}
+	return st, nil
+}
+
+func startNATS(o Options) (*server.Server, error) {
+	port := o.NATSPort
+	if port == 0 {
+		port = -1
+	}
+	opts := &server.Options{
+		ServerName: "mlc-dev",
+		Host:       "127.0.0.1",
+		Port:       port,
+		JetStream:  true,
+		StoreDir:   filepath.Join(o.Dir, "jetstream"),
+		SyncAlways: o.SyncAlways,
+		NoLog:      true,
+		NoSigs:     true,
+	}
+	ns, err := server.NewServer(opts)
+	if err != nil {
+		return nil, fmt.Errorf("embedded nats: %w", err)
+	}
+	go ns.Start()
+	if !ns.ReadyForConnections(10 * time.Second) {
+		ns.Shutdown()
+		return nil, fmt.Errorf("embedded nats not ready on port %d (in use?)", o.NATSPort)
+	}
+	return ns, nil
+}
+
+func (st *Stack) applyStreams(ctx context.Context) error {
+	nc, js, err := stream.Connect(st.NATS.ClientURL(), "", "mlc-dev", zerolog.Nop())
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	defs, err := stream.Load(streams.FS)
+	if err != nil {
+		return err
+	}
+	_, err = stream.Apply(ctx, js, defs)
+	return err
+}
+
+func pickAddr(port int) (string, error) {
+	ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+	if err != nil {
+		return "", fmt.Errorf("port %d: %w", port, err)
+	}
+	addr := ln.Addr().String()
+	return addr, ln.Close()
+}
+
+func (st *Stack) logWriter(o Options, name string) (io.Writer, error) {
+	if o.LogOut != nil {
+		return o.LogOut, nil
+	}
+	dir := filepath.Join(o.Dir, "logs")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(filepath.Join(dir, name+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	st.files = append(st.files, f)
+	return f, nil
+}
+
+func (st *Stack) waitReady(ctx context.Context, within time.Duration) error {
+	deadline := time.Now().Add(within)
+	client := &http.Client{Timeout: 2 * time.Second}
+	for _, r := range st.Services {
+		for {
+			if err := st.firstError(); err != nil {
+				return err
+			}
+			resp, err := client.Get("http://" + r.Addr + "/readyz")
+			if err == nil {
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusOK {
+					break
+				}
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("%s not ready on %s within %v", r.Name, r.Addr, within)
+			}
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+	}
+	return nil
+}
+
+func (st *Stack) firstError() error {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if len(st.errs) > 0 {
+		return st.errs[0]
+	}
+	return nil
+}
+
+// Stop shuts every service down (each drains within its grace period), then
+// the embedded server, and returns the services' errors.
+func (st *Stack) Stop() error {
+	if st.cancel != nil {
+		st.cancel()
+	}
+	st.wg.Wait()
+	st.shutdownNATS()
+	for _, f := range st.files {
+		f.Close()
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return errors.Join(st.errs...)
+}
+
+func (st *Stack) shutdownNATS() {
+	st.NATS.Shutdown()
+	st.NATS.WaitForShutdown()
+}

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Runs every check and test of the workspace: gofmt, go vet and go test -race
+# over each module of go.work. Installs Debian's clickhouse-server first when
+# it is missing (tests start their own throwaway servers from it).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+have_clickhouse() {
+  command -v clickhouse-server >/dev/null 2>&1 || [ -x /usr/sbin/clickhouse-server ]
+}
+if ! have_clickhouse; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "== installing clickhouse-server (Debian package)"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clickhouse-server >/dev/null
+  else
+    echo "!! clickhouse-server is missing and cannot be installed here (need root and apt-get)" >&2
+    [ "${CI:-}" = "true" ] && exit 1
+  fi
+fi
+
+mods=$(go list -m -f '{{.Dir}}')
+
+echo "== gofmt"
+unformatted=$(gofmt -l $mods)
+if [ -n "$unformatted" ]; then
+  echo "gofmt would change:" >&2; echo "$unformatted" >&2; exit 1
+fi
+
+echo "== go vet"
+for d in $mods; do (cd "$d" && go vet ./...); done
+
+echo "== GOWORK=off builds of every service"
+for d in services/*/ cmd/mlc/; do (cd "$d" && GOWORK=off go build -o /dev/null ./...); done
+
+echo "== go test -race"
+status=0
+for d in $mods; do
+  (cd "$d" && go test -race -count=1 -timeout 20m ./...) || status=1
+done
+exit $status
