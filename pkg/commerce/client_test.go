@@ -263,7 +263,8 @@ func TestRESTTypesTolerance(t *testing.T) {
 		t.Fatalf("[] extension attributes: %v", err)
 	}
 	var cu Customer
-	if err := json.Unmarshal([]byte(`{"id":1,"default_billing":"4","addresses":[{"id":4,"region":[],"default_billing":true}]}`), &cu); err != nil || cu.DefaultBilling != 4 {
+	if err := json.Unmarshal([]byte(`{"id":1,"default_billing":"4","addresses":[{"id":4,"region":[],"default_billing":true},{"region":"Texas"},{"region":{"region_code":"TX","region_id":57}}]}`), &cu); err != nil || cu.DefaultBilling != 4 ||
+		cu.Addresses[1].Region.Region != "Texas" || cu.Addresses[2].Region.RegionCode != "TX" || cu.Addresses[2].Region.RegionID != 57 {
 		t.Fatalf("customer: %v %+v", err, cu)
 	}
 	var inv Invoice

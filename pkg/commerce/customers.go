@@ -41,7 +41,9 @@ type CustomerAddress struct {
 	DefaultShipping Bool           `json:"default_shipping,omitempty"`
 }
 
-// CustomerRegion is an address region; it accepts PHP's [] for empty.
+// CustomerRegion is an address region. Commerce's customer address has an
+// object here (RegionInterface); a plain string (the order-address shape) and
+// PHP's [] are accepted too.
 type CustomerRegion struct {
 	RegionCode string `json:"region_code"`
 	Region     string `json:"region"`
@@ -51,6 +53,11 @@ type CustomerRegion struct {
 func (r *CustomerRegion) UnmarshalJSON(b []byte) error {
 	if o, ok := asObject(b); ok && len(o) == 0 {
 		*r = CustomerRegion{}
+		return nil
+	}
+	var name string
+	if json.Unmarshal(b, &name) == nil {
+		*r = CustomerRegion{Region: name}
 		return nil
 	}
 	type plain CustomerRegion
