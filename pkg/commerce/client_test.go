@@ -146,7 +146,7 @@ func TestKeysetCriteria(t *testing.T) {
 		"[filter_groups][0][filters][0][value]": "2026-01-02 03:04:05",
 		"[filter_groups][1][filters][0][field]": "updated_at", "[filter_groups][1][filters][0][condition_type]": "gt",
 		"[filter_groups][1][filters][1][field]": "entity_id", "[filter_groups][1][filters][1][condition_type]": "gt",
-		"[filter_groups][1][filters][1][value]": "42",
+		"[filter_groups][1][filters][1][value]":          "42",
 		"[filter_groups][2][filters][0][condition_type]": "lteq", "[filter_groups][2][filters][0][value]": "2026-01-02 04:00:00",
 		"[sortOrders][0][field]": "updated_at", "[sortOrders][1][field]": "entity_id", "[sortOrders][1][direction]": "ASC",
 		"[pageSize]": "300", "[currentPage]": "1",

@@ -145,7 +145,9 @@ func (c *Cursor) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-func (c Cursor) String() string { return FormatTime(c.UpdatedAt) + "#" + strconv.FormatInt(c.EntityID, 10) }
+func (c Cursor) String() string {
+	return FormatTime(c.UpdatedAt) + "#" + strconv.FormatInt(c.EntityID, 10)
+}
 
 // Rewind returns a cursor d earlier, from the start of that second, to
 // re-read records whose transaction committed late (ref §8).

@@ -252,7 +252,7 @@ func TestIOEventsVerifier(t *testing.T) {
 	}
 	body := []byte(ioBody)
 	h := http.Header{}
-	h.Set(HeaderIOSignature1, "bm9wZQ==")            // invalid
+	h.Set(HeaderIOSignature1, "bm9wZQ==")         // invalid
 	h.Set(HeaderIOSignature2, ioSign(t, b, body)) // valid: either is enough
 	if err := v.Verify(body, h); err != nil {
 		t.Fatal(err)
