@@ -80,8 +80,9 @@ const (
 const (
 	DefaultReadTimeout  = 60 * time.Second
 	DefaultWriteTimeout = 120 * time.Second
-	// slowAnswer is a response slow enough to count as a sign of saturation.
-	slowAnswer = 30 * time.Second
+	// DefaultSlowThreshold is a response slow enough to count as a sign of
+	// saturation (the 401 quirk answers after about 60 s).
+	DefaultSlowThreshold = 30 * time.Second
 	// underLoadWindow is how recent a 429 must be for a 401 to count as the
 	// concurrency quirk of ref §11.2.
 	underLoadWindow = 5 * time.Minute
@@ -98,6 +99,7 @@ type Client struct {
 	readTimeout  time.Duration
 	writeTimeout time.Duration
 	nameValid    string
+	slow         time.Duration
 }
 
 type config struct {
@@ -110,6 +112,7 @@ type config struct {
 	alg          string
 	readTimeout  time.Duration
 	writeTimeout time.Duration
+	slow         time.Duration
 }
 
 // Option configures New.
@@ -146,6 +149,11 @@ func WithTimeouts(read, write time.Duration) Option {
 	return func(c *config) { c.readTimeout, c.writeTimeout = read, write }
 }
 
+// WithSlowThreshold sets how slow an answer must be to count as a sign that
+// the account is saturated (default 30 s); it decides whether a 401 after a
+// fresh token is the concurrency quirk of ref §11.2.
+func WithSlowThreshold(d time.Duration) Option { return func(c *config) { c.slow = d } }
+
 // New checks the credentials, parses the private key and returns a client.
 // No request is made until the first call.
 func New(creds Credentials, opts ...Option) (*Client, error) {
@@ -158,6 +166,7 @@ func New(creds Credentials, opts ...Option) (*Client, error) {
 		scopes:       []string{ScopeRESTWebServices},
 		readTimeout:  DefaultReadTimeout,
 		writeTimeout: DefaultWriteTimeout,
+		slow:         DefaultSlowThreshold,
 	}
 	for _, o := range opts {
 		o(&cfg)
@@ -196,6 +205,7 @@ func New(creds Credentials, opts ...Option) (*Client, error) {
 		readTimeout:  cfg.readTimeout,
 		writeTimeout: cfg.writeTimeout,
 		nameValid:    "Error",
+		slow:         cfg.slow,
 	}
 	c.tokens = &tokenSource{
 		signer: &assertionSigner{
@@ -245,9 +255,10 @@ type request struct {
 }
 
 type response struct {
-	status int
-	header http.Header
-	body   []byte
+	status  int
+	header  http.Header
+	body    []byte
+	elapsed time.Duration
 }
 
 // do sends req under the limiter with a bearer token. A 401 drops the token
@@ -286,7 +297,12 @@ func (c *Client) do(ctx context.Context, req request) (*response, error) {
 			if attempt == 0 {
 				continue
 			}
-			nsErr.UnderLoad = c.limiter.throttledWithin(underLoadWindow)
+			// A fresh token was refused: bad credentials, or the account
+			// is saturated and answers 401 instead of 429.
+			if resp.elapsed >= c.slow || c.limiter.throttledWithin(underLoadWindow) {
+				nsErr.UnderLoad = true
+				c.limiter.Throttled()
+			}
 		}
 		return nil, nsErr
 	}
@@ -346,8 +362,9 @@ func (c *Client) send(ctx context.Context, req request, payload []byte, tok stri
 	case hresp.StatusCode >= 200 && hresp.StatusCode < 300:
 		c.limiter.Succeeded()
 	}
-	if time.Since(start) > slowAnswer {
+	elapsed := time.Since(start)
+	if elapsed >= c.slow {
 		c.limiter.Slow()
 	}
-	return &response{status: hresp.StatusCode, header: hresp.Header, body: data}, nil
+	return &response{status: hresp.StatusCode, header: hresp.Header, body: data, elapsed: elapsed}, nil
 }

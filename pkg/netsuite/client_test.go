@@ -1,6 +1,7 @@
 package netsuite
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -82,4 +83,36 @@ func TestIDFromLocation(t *testing.T) {
 			t.Errorf("%q: %q %v", loc, got, err)
 		}
 	}
+}
+
+func TestRefDecodesBothShapes(t *testing.T) {
+	for in, want := range map[string]Ref{
+		`{"id":"110","refName":"Acme","links":[]}`: {ID: "110", RefName: "Acme"},
+		`{"id":98}`: {ID: "98"},
+		`"B"`:       {ID: "B"},
+		`7`:         {ID: "7"},
+		`null`:      {},
+	} {
+		var r Ref
+		if err := json.Unmarshal([]byte(in), &r); err != nil || r != want {
+			t.Errorf("%s: %+v %v", in, r, err)
+		}
+	}
+	if b, _ := json.Marshal(Ref{ID: "1", RefName: "x"}); string(b) != `{"id":"1"}` {
+		t.Errorf("marshal = %s", b)
+	}
+	var r Ref
+	if err := json.Unmarshal([]byte(`[1]`), &r); err == nil {
+		t.Error("array accepted")
+	}
+}
+
+func FuzzRef(f *testing.F) {
+	for _, s := range []string{`{"id":"1","refName":"a"}`, `"B"`, `12.5`, `null`, `{"id":{}}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var r Ref
+		_ = json.Unmarshal(b, &r)
+	})
 }

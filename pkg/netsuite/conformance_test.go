@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync"
@@ -588,5 +589,136 @@ func TestConformanceAccountQueries(t *testing.T) {
 	}
 	if _, err := c.FindCustomerByEmail(ctx, "nobody@example.com", ""); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("no match: %v", err)
+	}
+}
+
+func TestConformance401UnderLoadIsThrottling(t *testing.T) {
+	t.Parallel()
+	s, creds := simEnv(t, netsuitesim.Config{ConcurrencyLimit: 1, Latency: 400 * time.Millisecond,
+		Quirk401: true, Quirk401Delay: 150 * time.Millisecond}, keys.p256)
+	ctx := ctxT(t)
+	lim := NewLimiter(3)
+	c := simClient(t, s, creds, WithLimiter(lim), WithSlowThreshold(100*time.Millisecond))
+	if err := c.Token(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	var underLoad, other atomic.Int32
+	for i := 0; i < 3; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := c.Get(ctx, "inventoryItem", "101", nil)
+			switch {
+			case err == nil:
+			case errors.Is(err, ErrConcurrencyLimit) && IsRetryable(err):
+				underLoad.Add(1)
+			default:
+				t.Errorf("unexpected: %v (class %v)", err, Classify(err))
+				other.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	if s.Stats().Throttled == 0 {
+		t.Fatal("simulator throttled nothing; the test does not exercise the quirk")
+	}
+	if underLoad.Load() == 0 {
+		t.Fatal("no 401 was recognised as throttling")
+	}
+}
+
+// TestConformanceAuthFailureModes wraps the simulator to answer what it
+// cannot be configured to: a role that is refused with a fresh token, and a
+// token endpoint that fails with 5xx.
+func TestConformanceAuthFailureModes(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name      string
+		override  func(w http.ResponseWriter, r *http.Request) bool
+		check     func(error) bool
+		tokenReqs int32
+	}{
+		{"401 with a fresh token is permanent", func(w http.ResponseWriter, r *http.Request) bool {
+			if strings.Contains(r.URL.Path, "/record/") {
+				w.WriteHeader(http.StatusUnauthorized)
+				fmt.Fprint(w, `{"status":401,"o:errorDetails":[{"detail":"Invalid login attempt.","o:errorCode":"INVALID_LOGIN"}]}`)
+				return true
+			}
+			return false
+		}, func(err error) bool {
+			return errors.Is(err, ErrUnauthorized) && !errors.Is(err, ErrConcurrencyLimit) && Classify(err) == ClassPermanent
+		}, 2},
+		{"token 500 twice is configuration", func(w http.ResponseWriter, r *http.Request) bool {
+			if strings.HasSuffix(r.URL.Path, "/token") {
+				w.WriteHeader(http.StatusInternalServerError)
+				fmt.Fprint(w, `{"error":"server_error"}`)
+				return true
+			}
+			return false
+		}, func(err error) bool {
+			return errors.Is(err, ErrAuthConfig) && strings.Contains(err.Error(), "server_error")
+		}, 2},
+		{"token 503 is retryable", func(w http.ResponseWriter, r *http.Request) bool {
+			if strings.HasSuffix(r.URL.Path, "/token") {
+				w.WriteHeader(http.StatusServiceUnavailable)
+				return true
+			}
+			return false
+		}, func(err error) bool { return IsRetryable(err) && !errors.Is(err, ErrAuthConfig) }, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, creds := simEnv(t, netsuitesim.Config{}, keys.p256)
+			var tokenReqs atomic.Int32
+			front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if strings.HasSuffix(r.URL.Path, "/token") {
+					tokenReqs.Add(1)
+				}
+				if !tt.override(w, r) {
+					s.ServeHTTP(w, r)
+				}
+			}))
+			defer front.Close()
+			s.SetBaseURL(front.URL) // aud must match the front's token URL
+			c, err := New(creds, WithBaseURL(front.URL))
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = c.Get(ctxT(t), "inventoryItem", "101", nil)
+			if !tt.check(err) {
+				t.Fatalf("err = %v (class %v)", err, Classify(err))
+			}
+			if n := tokenReqs.Load(); n != tt.tokenReqs {
+				t.Fatalf("token requests = %d, want %d", n, tt.tokenReqs)
+			}
+		})
+	}
+}
+
+func TestConformanceEnumsBothShapes(t *testing.T) {
+	t.Parallel()
+	for _, objects := range []bool{false, true} {
+		s, creds := simEnv(t, netsuitesim.Config{EnumsAsObjects: objects}, keys.p256)
+		c := simClient(t, s, creds)
+		ctx := ctxT(t)
+		cust, err := c.Upsert(ctx, TypeCustomer, "mlc-cust-default-1", customerBody("Ann"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		soID, _, err := c.UpsertTransaction(ctx, TypeSalesOrder, "mlc-so-default-1", orderBody(cust, "101"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var so struct {
+			OrderStatus Ref `json:"orderStatus"`
+			Entity      Ref `json:"entity"`
+		}
+		if err := c.Get(ctx, TypeSalesOrder, soID, &so); err != nil {
+			t.Fatal(err)
+		}
+		if so.OrderStatus.ID != "B" || so.Entity.ID != cust {
+			t.Fatalf("objects=%v: %+v", objects, so)
+		}
 	}
 }

@@ -307,3 +307,41 @@ func (f *flexString) UnmarshalJSON(b []byte) error {
 	*f = flexString(n.String())
 	return nil
 }
+
+// Ref is a record reference or an enum value as NetSuite returns it: an
+// object {"id","refName","links"} in newer output, a bare string (or
+// number) in older output (ref §3). It marshals as {"id":...}, the form
+// writes take.
+type Ref struct {
+	ID      string
+	RefName string
+}
+
+// UnmarshalJSON accepts an object with id/refName, a string or a number.
+func (r *Ref) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	if len(b) > 0 && b[0] == '{' {
+		var o struct {
+			ID      flexString `json:"id"`
+			RefName string     `json:"refName"`
+		}
+		if err := json.Unmarshal(b, &o); err != nil {
+			return err
+		}
+		*r = Ref{ID: string(o.ID), RefName: o.RefName}
+		return nil
+	}
+	var s flexString
+	if err := s.UnmarshalJSON(b); err != nil {
+		return fmt.Errorf("netsuite: reference %s: %w", b, err)
+	}
+	*r = Ref{ID: string(s)}
+	return nil
+}
+
+// MarshalJSON writes {"id":"..."}.
+func (r Ref) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		ID string `json:"id"`
+	}{r.ID})
+}
