@@ -118,8 +118,10 @@ func (c *Client) ListSubsidiaries(ctx context.Context) ([]Subsidiary, error) {
 	return out, nil
 }
 
-// IsOneWorld reports whether the account has several subsidiaries. A
-// non-OneWorld account has no subsidiary table to query (400) or one row.
+// IsOneWorld guesses whether the account is OneWorld: more than one
+// subsidiary. How a non-OneWorld account answers a subsidiary query is not
+// documented (a 400 or a single row are both taken as "no"), so treat this
+// as a hint for "mlc connect" and let the subsidiary setting decide.
 func (c *Client) IsOneWorld(ctx context.Context) (bool, error) {
 	subs, err := c.ListSubsidiaries(ctx)
 	if errors.Is(err, ErrBadRequest) {

@@ -30,6 +30,10 @@ const (
 	renewBefore       = 60 * time.Second
 	defaultTokenLife  = time.Hour
 	tokenCallTimeout  = 30 * time.Second
+	// authHoldOff is how long a configuration error is answered from memory
+	// instead of asking the token endpoint again, so a busy caller cannot
+	// hammer it with assertions it will refuse.
+	authHoldOff = time.Minute
 )
 
 // ScopeFormat is how several scopes are written into the assertion's scope
@@ -213,6 +217,8 @@ type tokenSource struct {
 	mu       sync.Mutex
 	tok      accessToken
 	inflight *tokenCall
+	failErr  error // last ErrAuthConfig, answered until failedAt+authHoldOff
+	failedAt time.Time
 }
 
 type tokenCall struct {
@@ -230,6 +236,11 @@ func (ts *tokenSource) token(ctx context.Context) (string, error) {
 		v := ts.tok.value
 		ts.mu.Unlock()
 		return v, nil
+	}
+	if ts.failErr != nil && ts.now().Sub(ts.failedAt) < authHoldOff {
+		err := ts.failErr
+		ts.mu.Unlock()
+		return "", err
 	}
 	call := ts.inflight
 	if call == nil {
@@ -256,6 +267,9 @@ func (ts *tokenSource) exchange(ctx context.Context, call *tokenCall) {
 	ts.mu.Lock()
 	if err == nil {
 		ts.tok = tok
+		ts.failErr = nil
+	} else if errors.Is(err, ErrAuthConfig) {
+		ts.failErr, ts.failedAt = err, ts.now()
 	}
 	ts.inflight = nil
 	ts.mu.Unlock()

@@ -227,6 +227,10 @@ func TestConformanceAuthErrorsSayWhich(t *testing.T) {
 					t.Errorf("message lacks %q: %v", m, err)
 				}
 			}
+			// A second call within the hold-off does not ask again.
+			if err2 := c.Get(ctxT(t), "inventoryItem", "101", nil); !errors.Is(err2, ErrAuthConfig) {
+				t.Errorf("second call: %v", err2)
+			}
 			if n := s.Stats().TokenRequests; n != tt.tokenReqs {
 				t.Errorf("token requests = %d, want %d (no spinning)", n, tt.tokenReqs)
 			}
