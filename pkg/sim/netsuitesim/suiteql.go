@@ -26,6 +26,7 @@ var (
 	reIn     = regexp.MustCompile(`(?i)^(?:([A-Za-z_]\w*)\.)?([A-Za-z_]\w*)\s+(NOT\s+)?IN\s*\(([^()]*)\)$`)
 	reNull   = regexp.MustCompile(`(?i)^(?:([A-Za-z_]\w*)\.)?([A-Za-z_]\w*)\s+IS\s+(NOT\s+)?NULL$`)
 	reOrder  = regexp.MustCompile(`(?i)^(?:([A-Za-z_]\w*)\.)?([A-Za-z_]\w*)(?:\s+(ASC|DESC))?$`)
+	reInItem = regexp.MustCompile(`^(\$\d+|-?\d+(\.\d+)?)$`)
 	reAnd    = regexp.MustCompile(`(?i)\s+AND\s+`)
 	reSpace  = regexp.MustCompile(`\s+`)
 	reBanned = regexp.MustCompile(`(?i)\b(JOIN|GROUP\s+BY|HAVING|UNION|OR|SELECT\s.*\sSELECT|FETCH|ROWNUM|BETWEEN|LIKE)\b`)
@@ -197,6 +198,8 @@ func parseSuiteQL(text string, params []string) (*qlQuery, *apiError) {
 			vals = append(vals, lit.String())
 			b.WriteString("$" + strconv.Itoa(len(vals)-1))
 			i = j
+		case '$':
+			return nil, errQL("Unexpected character $ outside a string literal.")
 		case '?':
 			if used >= len(params) {
 				return nil, errQL("The query has more ? placeholders than params (" + strconv.Itoa(len(params)) + ").")
@@ -282,7 +285,9 @@ func parseSuiteQL(text string, params []string) (*qlQuery, *apiError) {
 	if m[4] != "" {
 		for _, cond := range reAnd.Split(m[4], -1) {
 			cond = strings.TrimSpace(cond)
-			cond = strings.TrimSpace(strings.TrimSuffix(strings.TrimPrefix(cond, "("), ")"))
+			for wrappedInParens(cond) {
+				cond = strings.TrimSpace(cond[1 : len(cond)-1])
+			}
 			switch {
 			case reCmp.MatchString(cond):
 				cm := reCmp.FindStringSubmatch(cond)
@@ -323,7 +328,7 @@ func parseSuiteQL(text string, params []string) (*qlQuery, *apiError) {
 				var set []string
 				for _, tok := range strings.Split(cm[4], ",") {
 					tok = strings.TrimSpace(tok)
-					if !regexp.MustCompile(`^(\$\d+|-?\d+(\.\d+)?)$`).MatchString(tok) {
+					if !reInItem.MatchString(tok) {
 						return nil, unsupported("IN list element " + tok)
 					}
 					set = append(set, value(tok))
@@ -513,4 +518,24 @@ func (s *Server) tableRowsLocked(table string) []map[string]string {
 	}
 	sort.Slice(rows, func(i, j int) bool { return lessID(rows[i]["id"], rows[j]["id"]) })
 	return rows
+}
+
+// wrappedInParens reports whether the whole of s is one parenthesised group.
+func wrappedInParens(s string) bool {
+	if !strings.HasPrefix(s, "(") || !strings.HasSuffix(s, ")") {
+		return false
+	}
+	depth := 0
+	for i, c := range s {
+		switch c {
+		case '(':
+			depth++
+		case ')':
+			depth--
+			if depth == 0 && i != len(s)-1 {
+				return false
+			}
+		}
+	}
+	return depth == 0
 }
