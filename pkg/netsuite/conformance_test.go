@@ -322,6 +322,18 @@ func TestConformanceUpsertTransactionOnce(t *testing.T) {
 	if d := s.Stats().DuplicateExternalIDs; len(d) != 0 {
 		t.Fatalf("duplicates %v", d)
 	}
+	// The hazard UpsertTransaction avoids: a plain PUT on an existing order
+	// appends its lines again (ref §4.3).
+	for i := 0; i < 2; i++ {
+		if _, err := c.Upsert(ctx, TypeSalesOrder, "mlc-so-default-hazard", body); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, r := range s.Records("salesOrder") {
+		if r.ExternalID == "mlc-so-default-hazard" && countLines(t, r) != 4 {
+			t.Fatalf("plain PUT twice: %d lines, want the documented 4", countLines(t, r))
+		}
+	}
 }
 
 func countLines(t *testing.T, r netsuitesim.Record) int {
