@@ -284,4 +284,3 @@ func (s *Server) Invoices() []Invoice {
 	}
 	return out
 }
-

@@ -595,4 +595,3 @@ func (s *Server) UpdateOrderStatus(ctx context.Context, entityID int, status str
 	o.UpdatedAt = s.nowLocked()
 	return nil
 }
-

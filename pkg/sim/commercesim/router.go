@@ -345,4 +345,3 @@ func (s *Server) randHex(n int) string {
 	}
 	return string(b)
 }
-

@@ -25,7 +25,7 @@ type StockWrite struct {
 	SKU        string
 	SourceCode string // MSI source; "default" for legacy stock items
 	Quantity   decimal.Decimal
-	Status     int // 1 in stock, 0 out of stock
+	Status     int    // 1 in stock, 0 out of stock
 	Source     string // "source-items", "stock-item"
 	Via        string
 	Endpoint   string
