@@ -119,6 +119,11 @@ func TestUpsertAppendsLinesUnlessReplace(t *testing.T) {
 	if so["total"] != float64(109) {
 		t.Fatalf("total %v", so["total"])
 	}
+	// The existence check of ref §4.3 step 1.
+	check := e.mustStatus(e.do("GET", rec+"salesOrder/eid:mlc-so-d-2?fields=id,status", nil), http.StatusOK).json(t)
+	if check["id"] == nil || check["status"] != "Pending Fulfillment" || check["entity"] != nil {
+		t.Fatalf("fields=id,status: %v", check)
+	}
 	// PATCH with a keyed line updates in place.
 	e.mustStatus(e.do("PATCH", rec+"salesOrder/eid:mlc-so-d-2", map[string]any{
 		"item": map[string]any{"items": []any{map[string]any{"line": first["line"], "quantity": 5}}},

@@ -1,9 +1,3 @@
-// Package netsuitesim is a strict, in-process simulator of NetSuite SuiteTalk
-// REST: M2M OAuth 2.0 token endpoint, Record API (customer, salesOrder,
-// invoice, items), SuiteQL, concurrency governance, async jobs and fault
-// injection. It follows /shared/reference/netsuite-rest.md §13: wherever the
-// real API is strict, so is the simulator, so that client bugs show in tests
-// rather than in production.
 package netsuitesim
 
 import (

@@ -2,6 +2,7 @@ package netsuitesim
 
 import (
 	"encoding/json"
+	"hash/fnv"
 	"net/http"
 	"regexp"
 	"sort"
@@ -138,6 +139,12 @@ func (s *Server) suiteQL(w http.ResponseWriter, r *http.Request, body []byte) *a
 	if q.count != "" {
 		matched = []map[string]string{{q.count: strconv.Itoa(len(matched))}}
 		q.cols = []qlCol{{src: q.count, name: q.count}}
+	}
+	if len(q.order) == 0 && len(matched) > 1 {
+		// Without ORDER BY the order is unspecified in NetSuite. Use a
+		// deterministic scramble so that a client paging an unordered query
+		// misbehaves here as it would in production.
+		sort.SliceStable(matched, func(i, j int) bool { return rowHash(matched[i]) < rowHash(matched[j]) })
 	}
 	if len(q.order) > 0 {
 		sort.SliceStable(matched, func(i, j int) bool {
@@ -538,4 +545,13 @@ func wrappedInParens(s string) bool {
 		}
 	}
 	return depth == 0
+}
+
+// rowHash orders rows of an unordered result.
+func rowHash(row map[string]string) uint64 {
+	h := fnv.New64a()
+	for _, k := range []string{"id", "item", "location", "pricelevel", "currency"} {
+		_, _ = h.Write([]byte(row[k] + "\x00"))
+	}
+	return h.Sum64()
 }

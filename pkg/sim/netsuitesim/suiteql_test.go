@@ -173,3 +173,22 @@ func FuzzParseSuiteQL(f *testing.F) {
 		}
 	})
 }
+
+func TestSuiteQLWithoutOrderByIsNotIDOrder(t *testing.T) {
+	e := newEnv(t, Config{})
+	m := e.mustStatus(e.suiteql(1000, 0, "SELECT id FROM item"), http.StatusOK).json(t)
+	items := m["items"].([]any)
+	sorted := true
+	for i := 1; i < len(items); i++ {
+		a, _ := strconv.Atoi(items[i-1].(map[string]any)["id"].(string))
+		b, _ := strconv.Atoi(items[i].(map[string]any)["id"].(string))
+		sorted = sorted && a < b
+	}
+	if sorted || len(items) != 12 {
+		t.Fatalf("unordered query came back in id order: %v", items)
+	}
+	again := e.mustStatus(e.suiteql(1000, 0, "SELECT id FROM item"), http.StatusOK).json(t)
+	if len(again["items"].([]any)) != 12 || again["items"].([]any)[0].(map[string]any)["id"] != items[0].(map[string]any)["id"] {
+		t.Fatal("unordered results must be deterministic")
+	}
+}
