@@ -168,16 +168,11 @@ const maxResponseBody = 64 << 20
 // not nil; out receives the decoded 2xx body when not nil. A non-2xx answer
 // is an *Error. Retries are described at WithRetries.
 func (c *Client) Do(ctx context.Context, method, path string, query url.Values, in, out any) error {
-	_, err := c.do(ctx, method, path, query, in, out)
-	return err
-}
-
-func (c *Client) do(ctx context.Context, method, path string, query url.Values, in, out any) (int, error) {
 	var body []byte
 	if in != nil {
 		var err error
 		if body, err = json.Marshal(in); err != nil {
-			return 0, fmt.Errorf("commerce: %s %s: encode body: %w", method, path, err)
+			return fmt.Errorf("commerce: %s %s: encode body: %w", method, path, err)
 		}
 	}
 	target := c.base + "/" + strings.TrimPrefix(path, "/")
@@ -192,7 +187,7 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 		}
 		req, err := http.NewRequestWithContext(ctx, method, target, rd)
 		if err != nil {
-			return 0, fmt.Errorf("commerce: %s %s: %w", method, path, err)
+			return fmt.Errorf("commerce: %s %s: %w", method, path, err)
 		}
 		req.Header.Set("Accept", "application/json")
 		if body != nil {
@@ -202,20 +197,20 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 			req.Header.Set("User-Agent", c.userAgent)
 		}
 		if err := c.auth.Authorize(ctx, req); err != nil {
-			return 0, fmt.Errorf("commerce: %s %s: authorize: %w", method, path, err)
+			return fmt.Errorf("commerce: %s %s: authorize: %w", method, path, err)
 		}
 		resp, err := c.hc.Do(req)
 		if err != nil {
 			if ctx.Err() != nil {
-				return 0, fmt.Errorf("commerce: %s %s: %w", method, path, ctx.Err())
+				return fmt.Errorf("commerce: %s %s: %w", method, path, ctx.Err())
 			}
 			if attempt < c.maxRetries {
 				if werr := sleep(ctx, c.backoff(attempt)); werr != nil {
-					return 0, fmt.Errorf("commerce: %s %s: %w (after %v)", method, path, werr, err)
+					return fmt.Errorf("commerce: %s %s: %w (after %v)", method, path, werr, err)
 				}
 				continue
 			}
-			return 0, fmt.Errorf("commerce: %s %s: %w", method, path, err)
+			return fmt.Errorf("commerce: %s %s: %w", method, path, err)
 		}
 		data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBody))
 		resp.Body.Close()
@@ -225,15 +220,15 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 					continue
 				}
 			}
-			return 0, fmt.Errorf("commerce: %s %s: read body: %w", method, path, err)
+			return fmt.Errorf("commerce: %s %s: read body: %w", method, path, err)
 		}
 		if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 			if out != nil && len(bytes.TrimSpace(data)) > 0 {
 				if err := json.Unmarshal(data, out); err != nil {
-					return resp.StatusCode, fmt.Errorf("commerce: %s %s: decode %d answer: %w", method, path, resp.StatusCode, err)
+					return fmt.Errorf("commerce: %s %s: decode %d answer: %w", method, path, resp.StatusCode, err)
 				}
 			}
-			return resp.StatusCode, nil
+			return nil
 		}
 		apiErr := newError(method, path, resp.StatusCode, data, resp.Header)
 		if resp.StatusCode == http.StatusUnauthorized && !reauthed {
@@ -245,12 +240,12 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 			}
 		}
 		if !c.retryable(method, resp.StatusCode) || attempt >= c.maxRetries {
-			return resp.StatusCode, apiErr
+			return apiErr
 		}
 		delay := c.backoff(attempt)
 		if ra, ok := parseRetryAfter(apiErr.RetryAfter, time.Now()); ok {
 			if ra > c.maxRetryAfter {
-				return resp.StatusCode, apiErr
+				return apiErr
 			}
 			delay = ra + time.Duration(rand.Int64N(int64(c.backoffBase)+1))
 		} else if resp.StatusCode == http.StatusTooManyRequests {
@@ -258,7 +253,7 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 			delay = max(delay, min(5*time.Second, c.backoffMax))
 		}
 		if err := sleep(ctx, delay); err != nil {
-			return resp.StatusCode, fmt.Errorf("%w (gave up waiting: %v)", apiErr, err)
+			return fmt.Errorf("%w (gave up waiting: %v)", apiErr, err)
 		}
 	}
 }

@@ -251,26 +251,3 @@ func (v *Bool) UnmarshalJSON(b []byte) error {
 	}
 	return nil
 }
-
-// Obj is an object-valued field that tolerates PHP's [] for empty and keeps
-// the raw JSON of a non-empty object.
-type Obj json.RawMessage
-
-func (o *Obj) UnmarshalJSON(b []byte) error {
-	if _, ok := asObject(b); ok {
-		*o = append((*o)[:0], b...)
-		return nil
-	}
-	if strings.TrimSpace(string(b)) == "null" {
-		*o = nil
-		return nil
-	}
-	return fmt.Errorf("commerce: %.40s is not an object", b)
-}
-
-func (o Obj) MarshalJSON() ([]byte, error) {
-	if len(o) == 0 {
-		return []byte("null"), nil
-	}
-	return o, nil
-}
