@@ -15,6 +15,15 @@ import (
 // SpecVersion is the CloudEvents version every envelope carries.
 const SpecVersion = "1.0"
 
+// Data schemas say which shape a Commerce fact's data has: the webhook
+// body as Commerce sent it, or the REST record the backfill poll read.
+const (
+	SchemaWebhook     = "urn:mlc:commerce:webhook"  // observer or plugin webhook body
+	SchemaIOEvent     = "urn:mlc:commerce:io-event" // Adobe I/O Events CloudEvent
+	SchemaRESTOrder   = "urn:mlc:commerce:rest:order"
+	SchemaRESTInvoice = "urn:mlc:commerce:rest:invoice"
+)
+
 // Envelope is a CloudEvents 1.0 event in structured JSON mode. Data is kept
 // as raw bytes: the first event of a Commerce fact carries the webhook body
 // byte-for-byte, so audit and replay never depend on a re-serialisation.
@@ -26,6 +35,7 @@ type Envelope struct {
 	Time            time.Time       `json:"time"`
 	Subject         string          `json:"subject,omitempty"`
 	DataContentType string          `json:"datacontenttype,omitempty"`
+	DataSchema      string          `json:"dataschema,omitempty"`
 	Data            json.RawMessage `json:"data,omitempty"`
 }
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/ml-connector/ml-connector/pkg/ingest"
 	"github.com/ml-connector/ml-connector/pkg/service"
 )
 
@@ -30,7 +31,7 @@ const (
 // All returns every service in start order.
 func All() []Service {
 	return []Service{
-		{Spec: service.Spec{Name: Ingest, Streams: []string{"COMMERCE"}, Buckets: []string{"mlc_checkpoints", "mlc_credentials"}}, Run: runIngest},
+		{Spec: ingest.ServiceSpec(), Run: ingest.Run},
 		idle(service.Spec{Name: Transform, Streams: []string{"COMMERCE", "NETSUITE", "DLQ"}, Buckets: []string{"mlc_settings", "mlc_item_map"}}),
 		idle(service.Spec{Name: NetSuiteWriter, Streams: []string{"NETSUITE", "SYNC", "DLQ"}, Buckets: []string{"mlc_credentials", "mlc_synced", "mlc_customer_map", "mlc_settings"}}),
 		idle(service.Spec{Name: InventoryPublisher, Streams: []string{"INVENTORY", "SYNC", "DLQ"}, Buckets: []string{"mlc_credentials", "mlc_item_map", "mlc_settings", "mlc_checkpoints"}}),

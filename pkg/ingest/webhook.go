@@ -1,0 +1,283 @@
+package ingest
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/ml-connector/ml-connector/pkg/commerce"
+	"github.com/ml-connector/ml-connector/pkg/event"
+)
+
+// HeaderStore names the store a webhook belongs to. It is one of the
+// headers configured on the hook in Commerce (see `mlc connect commerce`).
+const HeaderStore = "X-Mlc-Store"
+
+// HeaderRequestID is the debug id Commerce adds to every webhook request.
+const HeaderRequestID = "X-Adobe-Commerce-Request-Id"
+
+// Webhook endpoints, by the {event} path segment.
+var webhookKinds = map[string]string{
+	"order-placed":     event.OrderPlaced,
+	"invoice-captured": event.InvoiceCaptured,
+	"customer-created": event.CustomerCreated,
+}
+
+// Webhooks receives Commerce webhooks and Adobe I/O Events deliveries.
+type Webhooks struct {
+	stores       *Stores
+	pub          *Publisher
+	m            *Metrics
+	log          zerolog.Logger
+	maxBody      int64
+	ackTimeout   time.Duration
+	defaultStore string
+}
+
+// NewWebhooks builds the receiver. maxBody caps request bodies (413 above),
+// ackTimeout bounds the wait for JetStream (503 after it).
+func NewWebhooks(stores *Stores, pub *Publisher, m *Metrics, log zerolog.Logger, maxBody int64, ackTimeout time.Duration, defaultStore string) *Webhooks {
+	return &Webhooks{stores: stores, pub: pub, m: m, log: log, maxBody: maxBody, ackTimeout: ackTimeout, defaultStore: defaultStore}
+}
+
+// Register mounts the endpoints on mux.
+func (h *Webhooks) Register(mux *http.ServeMux) {
+	mux.HandleFunc("POST /webhooks/commerce/{event}", h.commerce)
+	mux.HandleFunc("POST /webhooks/commerce/{store}/{event}", h.commerce)
+	mux.HandleFunc("/webhooks/adobe-io", h.ioEvents)
+	mux.HandleFunc("/webhooks/adobe-io/{store}", h.ioEvents)
+}
+
+// reject is a failed delivery: the status Commerce sees and a reason a
+// person can act on (Commerce logs the body).
+type reject struct {
+	status int
+	reason string
+}
+
+func (h *Webhooks) storeOf(r *http.Request) string {
+	if s := r.PathValue("store"); s != "" {
+		return s
+	}
+	if s := strings.TrimSpace(r.Header.Get(HeaderStore)); s != "" {
+		return s
+	}
+	if s := r.URL.Query().Get("store"); s != "" {
+		return s
+	}
+	return h.defaultStore
+}
+
+// readBody reads at most maxBody bytes; more is a 413.
+func (h *Webhooks) readBody(w http.ResponseWriter, r *http.Request) ([]byte, *reject) {
+	if r.ContentLength > h.maxBody {
+		return nil, &reject{http.StatusRequestEntityTooLarge, fmt.Sprintf("body of %d bytes is over the %d byte limit", r.ContentLength, h.maxBody)}
+	}
+	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.maxBody))
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooBig):
+		return nil, &reject{http.StatusRequestEntityTooLarge, fmt.Sprintf("body is over the %d byte limit", h.maxBody)}
+	case err != nil:
+		return nil, &reject{http.StatusBadRequest, "reading body: " + err.Error()}
+	}
+	return raw, nil
+}
+
+func (h *Webhooks) commerce(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	endpoint := r.PathValue("event")
+	kind, ok := webhookKinds[endpoint]
+	if !ok {
+		h.finish(w, r, "unknown", start, "", &reject{http.StatusNotFound, fmt.Sprintf("unknown webhook %q: want order-placed, invoice-captured or customer-created", endpoint)})
+		return
+	}
+	store := h.storeOf(r)
+	raw, rej := h.readBody(w, r)
+	if rej != nil {
+		h.finish(w, r, endpoint, start, "", rej)
+		return
+	}
+	st, ok := h.stores.Get(store)
+	if !ok {
+		h.m.SignatureFail.WithLabelValues(store).Inc()
+		h.finish(w, r, endpoint, start, "", &reject{http.StatusUnauthorized, fmt.Sprintf("store %q is not connected, so its webhook cannot be verified", store)})
+		return
+	}
+	if err := st.Verifier.Verify(raw, r.Header); err != nil {
+		h.m.SignatureFail.WithLabelValues(store).Inc()
+		h.finish(w, r, endpoint, start, "", &reject{http.StatusUnauthorized, err.Error()})
+		return
+	}
+	fact, ignore, err := decodeWebhook(kind, store, raw)
+	if err != nil {
+		h.finish(w, r, endpoint, start, "", &reject{http.StatusBadRequest, err.Error()})
+		return
+	}
+	fact.Origin, fact.Schema, fact.Traceparent = event.OriginWebhook, event.SchemaWebhook, r.Header.Get("traceparent")
+	if ignore != "" {
+		h.m.Ignored.WithLabelValues(ignore).Inc()
+		h.finish(w, r, endpoint, start, event.Key(fact.Entity, store, fact.ID), nil)
+		return
+	}
+	h.publish(w, r, endpoint, start, fact)
+}
+
+func (h *Webhooks) publish(w http.ResponseWriter, r *http.Request, endpoint string, start time.Time, fact Fact) {
+	key := event.Key(fact.Entity, fact.Store, fact.ID)
+	ctx, cancel := context.WithTimeout(r.Context(), h.ackTimeout)
+	defer cancel()
+	dup, err := h.pub.Publish(ctx, fact)
+	h.m.PublishTime.Observe(time.Since(start).Seconds())
+	if err != nil {
+		// Commerce logs the failure; the backfill poll will still find the record.
+		h.finish(w, r, endpoint, start, key, &reject{http.StatusServiceUnavailable, "event store unavailable, the backfill poll will pick this up: " + err.Error()})
+		return
+	}
+	if dup {
+		h.m.Duplicates.WithLabelValues(fact.Origin).Inc()
+	}
+	h.finish(w, r, endpoint, start, key, nil)
+}
+
+// decodeWebhook turns a verified body into a fact. ignore is a reason for
+// acknowledging without publishing (an invoice that is not paid).
+func decodeWebhook(kind, store string, raw []byte) (f Fact, ignore string, err error) {
+	f = Fact{Kind: kind, Store: store, Raw: raw}
+	switch kind {
+	case event.OrderPlaced:
+		o, err := commerce.DecodeOrderPlaced(raw)
+		if err != nil {
+			return f, "", err
+		}
+		f.Entity, f.ID = "order", o.IncrementID
+	case event.InvoiceCaptured:
+		inv, err := commerce.DecodeInvoiceSaved(raw)
+		if err != nil {
+			return f, "", err
+		}
+		f.Entity, f.ID = "invoice", inv.IncrementID
+		if !inv.Captured() {
+			return f, "invoice-not-paid", nil
+		}
+	case event.CustomerCreated:
+		c, err := commerce.DecodeCustomerCreated(raw)
+		if err != nil {
+			return f, "", err
+		}
+		f.Entity, f.ID = "customer", CustomerKey(c.ID, c.Email)
+	}
+	return f, "", nil
+}
+
+// CustomerKey is the business key of a buyer: the Commerce customer id, or
+// for a customer event without one, "e" and a hash of the e-mail (so the
+// address itself never becomes a subject or a message id).
+func CustomerKey(id int64, email string) string {
+	if id > 0 {
+		return strconv.FormatInt(id, 10)
+	}
+	sum := sha256.Sum256([]byte(strings.ToLower(strings.TrimSpace(email))))
+	return "e" + hex.EncodeToString(sum[:])[:16]
+}
+
+func (h *Webhooks) ioEvents(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	if c, ok := commerce.Challenge(r); ok {
+		_ = commerce.WriteChallenge(w, c)
+		h.m.Requests.WithLabelValues("adobe-io", "challenge").Inc()
+		return
+	}
+	if r.Method != http.MethodPost {
+		h.finish(w, r, "adobe-io", start, "", &reject{http.StatusMethodNotAllowed, "POST an event, or GET with ?challenge="})
+		return
+	}
+	store := h.storeOf(r)
+	raw, rej := h.readBody(w, r)
+	if rej != nil {
+		h.finish(w, r, "adobe-io", start, "", rej)
+		return
+	}
+	st, ok := h.stores.Get(store)
+	if !ok || st.IOEvents == nil {
+		h.m.SignatureFail.WithLabelValues(store).Inc()
+		h.finish(w, r, "adobe-io", start, "", &reject{http.StatusUnauthorized, fmt.Sprintf("store %q has no I/O Events keys configured", store)})
+		return
+	}
+	if err := st.IOEvents.Verify(raw, r.Header); err != nil {
+		h.m.SignatureFail.WithLabelValues(store).Inc()
+		// 400, not 401: I/O Events retries 5xx and 429 only, and a bad
+		// signature will not get better by retrying.
+		h.finish(w, r, "adobe-io", start, "", &reject{http.StatusBadRequest, err.Error()})
+		return
+	}
+	ev, err := commerce.DecodeIOEvent(raw)
+	if err != nil {
+		h.finish(w, r, "adobe-io", start, "", &reject{http.StatusBadRequest, err.Error()})
+		return
+	}
+	f := Fact{Store: store, Raw: raw, Origin: event.OriginIOEvents, Schema: event.SchemaIOEvent, Traceparent: r.Header.Get("traceparent")}
+	name := ev.EventName()
+	switch {
+	case strings.Contains(name, "sales_order_place") || strings.Contains(name, "order_management.place"):
+		o, err := ev.Order()
+		if err != nil {
+			h.finish(w, r, "adobe-io", start, "", &reject{http.StatusBadRequest, err.Error()})
+			return
+		}
+		f.Kind, f.Entity, f.ID = event.OrderPlaced, "order", o.IncrementID
+	case strings.Contains(name, "invoice"):
+		inv, err := ev.Invoice()
+		if err != nil {
+			h.finish(w, r, "adobe-io", start, "", &reject{http.StatusBadRequest, err.Error()})
+			return
+		}
+		f.Kind, f.Entity, f.ID = event.InvoiceCaptured, "invoice", inv.IncrementID
+		if !inv.Captured() {
+			h.m.Ignored.WithLabelValues("invoice-not-paid").Inc()
+			h.finish(w, r, "adobe-io", start, event.Key("invoice", store, inv.IncrementID), nil)
+			return
+		}
+	case strings.Contains(name, "customer"):
+		c, err := ev.Customer()
+		if err != nil {
+			h.finish(w, r, "adobe-io", start, "", &reject{http.StatusBadRequest, err.Error()})
+			return
+		}
+		f.Kind, f.Entity, f.ID = event.CustomerCreated, "customer", CustomerKey(c.ID, c.Email)
+	default:
+		h.m.Ignored.WithLabelValues("io-event-type").Inc()
+		h.finish(w, r, "adobe-io", start, "", nil)
+		return
+	}
+	h.publish(w, r, "adobe-io", start, f)
+}
+
+// finish writes the answer, counts it and logs it. Success is exactly HTTP
+// 200 with {"op":"success"}: Commerce treats anything else as a failure.
+func (h *Webhooks) finish(w http.ResponseWriter, r *http.Request, endpoint string, start time.Time, key string, rej *reject) {
+	w.Header().Set("Content-Type", "application/json")
+	log := h.log.With().Str("endpoint", endpoint).Str("request_id", r.Header.Get(HeaderRequestID)).
+		Str("key", key).Dur("took", time.Since(start)).Logger()
+	if rej == nil {
+		w.WriteHeader(http.StatusOK)
+		_, _ = io.WriteString(w, `{"op":"success"}`)
+		h.m.Requests.WithLabelValues(endpoint, "ok").Inc()
+		log.Debug().Msg("webhook stored")
+		return
+	}
+	w.WriteHeader(rej.status)
+	_ = json.NewEncoder(w).Encode(map[string]string{"error": rej.reason})
+	h.m.Requests.WithLabelValues(endpoint, strconv.Itoa(rej.status)).Inc()
+	log.Warn().Int("status", rej.status).Str("reason", rej.reason).Msg("webhook rejected")
+}
