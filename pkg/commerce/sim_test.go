@@ -520,3 +520,38 @@ func TestSimRateLimit(t *testing.T) {
 		t.Fatalf("Retry-After beyond the limit goes back to the caller: %v", err)
 	}
 }
+
+func TestSimPollRaw(t *testing.T) {
+	s := commercesim.NewTestServer(t, commercesim.Config{Seed: 14})
+	placed := placeOrders(t, s, 3)
+	if _, err := s.CaptureInvoice(t.Context(), placed[0].EntityID); err != nil {
+		t.Fatal(err)
+	}
+	c := paasClient(t, s, "all", simCreds())
+	opt := PollOptions{PageSize: 2, Until: time.Now().Add(time.Hour)}
+	var incs []string
+	if _, err := c.PollOrdersRaw(t.Context(), Cursor{}, opt, func(_ context.Context, page []Raw[Order], _ Cursor) error {
+		for _, r := range page {
+			o, err := DecodeOrderPlaced([]byte(`{"order":` + string(r.Bytes) + `}`))
+			if err != nil || o.IncrementID != r.Value.IncrementID {
+				t.Errorf("raw bytes %s do not match %s: %v", r.Bytes, r.Value.IncrementID, err)
+			}
+			incs = append(incs, r.Value.IncrementID)
+		}
+		return nil
+	}); err != nil || len(incs) != 3 {
+		t.Fatalf("raw orders %v %v", incs, err)
+	}
+	n := 0
+	if _, err := c.PollInvoicesRaw(t.Context(), Cursor{}, opt, func(_ context.Context, page []Raw[Invoice], _ Cursor) error {
+		for _, r := range page {
+			if !r.Value.Captured() || !strings.Contains(string(r.Bytes), r.Value.IncrementID) {
+				t.Errorf("raw invoice %s", r.Bytes)
+			}
+			n++
+		}
+		return nil
+	}); err != nil || n != 1 {
+		t.Fatalf("raw invoices %d %v", n, err)
+	}
+}
