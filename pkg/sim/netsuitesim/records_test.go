@@ -361,3 +361,22 @@ func must(n int64, err error) int64 {
 	}
 	return n
 }
+
+func TestDeleteAndReadOnlyViews(t *testing.T) {
+	e := newEnv(t, Config{})
+	id := e.createCustomer("c-del", "")
+	e.mustStatus(e.do("DELETE", rec+"customer/"+id, nil), http.StatusNoContent)
+	e.mustStatus(e.do("GET", rec+"customer/"+id, nil), http.StatusNotFound)
+	e.mustStatus(e.do("DELETE", rec+"customer/eid:c-del", nil), http.StatusNotFound)
+	e.mustStatus(e.do("DELETE", rec+"inventoryItem/101", nil), http.StatusMethodNotAllowed)
+	sub := e.mustStatus(e.do("GET", rec+"subsidiary/3", nil), http.StatusOK).json(t)
+	if sub["name"] != "UK Store" {
+		t.Fatalf("%v", sub)
+	}
+	if n := len(e.s.Records("location")); n != 2 {
+		t.Fatalf("%d locations", n)
+	}
+	if got := e.s.Records("nope"); got != nil {
+		t.Fatalf("%v", got)
+	}
+}
