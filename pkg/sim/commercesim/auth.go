@@ -38,6 +38,13 @@ func (s *Server) authenticate(r *http.Request, resource string) (string, int, an
 		if s.cfg.BearerEnabled && subtle.ConstantTimeCompare([]byte(tok), []byte(s.cfg.OAuth1.AccessToken)) == 1 {
 			return "bearer", 0, nil
 		}
+		// IMS against PaaS: accepted when the token came from our IMS endpoint.
+		s.mu.Lock()
+		_, isIMS := s.imsTokens[tok]
+		s.mu.Unlock()
+		if isIMS {
+			return s.authIMS(r, h)
+		}
 		return "", http.StatusUnauthorized, resourcesDenied
 	}
 	// Anonymous: Commerce runs the ACL check as a guest and fails it.

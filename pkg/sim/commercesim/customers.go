@@ -35,10 +35,10 @@ func (s *Server) RegisterCustomer(ctx context.Context, store string, spec Custom
 	c := &Customer{ID: s.nextCustomerID, Email: spec.Email, Firstname: spec.Firstname, Lastname: spec.Lastname, GroupID: spec.GroupID,
 		Store: st.Code, StoreID: st.ID, WebsiteID: st.WebsiteID, CreatedIn: st.Name, CreatedAt: now, UpdatedAt: now}
 	if c.Firstname == "" {
-		c.Firstname = firstNames[s.rng.IntN(len(firstNames))]
+		c.Firstname = firstNames()[s.rng.IntN(len(firstNames()))]
 	}
 	if c.Lastname == "" {
-		c.Lastname = lastNames[s.rng.IntN(len(lastNames))]
+		c.Lastname = lastNames()[s.rng.IntN(len(lastNames()))]
 	}
 	if c.Email == "" {
 		c.Email = fmt.Sprintf("%s.%s%d@example.com", asciiLower(c.Firstname), asciiLower(c.Lastname), c.ID)
@@ -137,9 +137,11 @@ func customerREST(c *Customer) Object {
 	return o
 }
 
-var customerColumns = map[string]bool{
-	"id": true, "email": true, "firstname": true, "lastname": true, "group_id": true, "store_id": true,
-	"website_id": true, "created_at": true, "updated_at": true, "created_in": true,
+func customerColumns() map[string]bool {
+	return map[string]bool{
+		"id": true, "email": true, "firstname": true, "lastname": true, "group_id": true, "store_id": true,
+		"website_id": true, "created_at": true, "updated_at": true, "created_in": true,
+	}
 }
 
 func (s *Server) hSearchCustomers(rq *apiRequest) (int, any) {
@@ -149,7 +151,7 @@ func (s *Server) hSearchCustomers(rq *apiRequest) (int, any) {
 		recs = append(recs, customerREST(c))
 	}
 	s.mu.Unlock()
-	return s.listResponse(rq, recs, customerColumns)
+	return s.listResponse(rq, recs, customerColumns())
 }
 
 func (s *Server) hGetCustomer(rq *apiRequest) (int, any) {

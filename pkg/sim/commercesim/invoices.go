@@ -200,10 +200,12 @@ func invoiceREST(inv *Invoice) Object {
 	return rec
 }
 
-var invoiceColumns = map[string]bool{
-	"entity_id": true, "increment_id": true, "order_id": true, "state": true, "store_id": true, "created_at": true,
-	"updated_at": true, "grand_total": true, "base_grand_total": true, "subtotal": true, "tax_amount": true,
-	"order_currency_code": true, "transaction_id": true, "total_qty": true,
+func invoiceColumns() map[string]bool {
+	return map[string]bool{
+		"entity_id": true, "increment_id": true, "order_id": true, "state": true, "store_id": true, "created_at": true,
+		"updated_at": true, "grand_total": true, "base_grand_total": true, "subtotal": true, "tax_amount": true,
+		"order_currency_code": true, "transaction_id": true, "total_qty": true,
+	}
 }
 
 func (s *Server) visibleInvoicesLocked() []*Invoice {
@@ -224,7 +226,7 @@ func (s *Server) hListInvoices(rq *apiRequest) (int, any) {
 		recs = append(recs, invoiceREST(inv))
 	}
 	s.mu.Unlock()
-	return s.listResponse(rq, recs, invoiceColumns)
+	return s.listResponse(rq, recs, invoiceColumns())
 }
 
 func (s *Server) hGetInvoice(rq *apiRequest) (int, any) {

@@ -41,22 +41,30 @@ type OrderSpec struct {
 	ShippingMethod string          // default "flatrate_flatrate" ($5 per item)
 }
 
-var firstNames = []string{"Zoë", "Ann", "José", "Łucja", "Ümit", "Siobhán", "Mark", "Chloé", "Björn", "Wei"}
-var lastNames = []string{"Kowalski", "Müller", "O'Brien", "Smith", "Núñez", "Dvořák", "Jones", "García", "Øster", "Lee"}
+func firstNames() []string {
+	return []string{"Zoë", "Ann", "José", "Łucja", "Ümit", "Siobhán", "Mark", "Chloé", "Björn", "Wei"}
+}
+func lastNames() []string {
+	return []string{"Kowalski", "Müller", "O'Brien", "Smith", "Núñez", "Dvořák", "Jones", "García", "Øster", "Lee"}
+}
 
 type place struct {
 	City, Region, RegionCode, Postcode, Country string
 	RegionID                                    int
 }
 
-var usPlaces = []place{{"Austin", "Texas", "TX", "78701", "US", 57}, {"Portland", "Oregon", "OR", "97201", "US", 49}, {"Brooklyn", "New York", "NY", "11201", "US", 43}}
-var ukPlaces = []place{{"Łódź Lane, London", "London", "", "SW1A 1AA", "GB", 0}, {"Manchester", "Greater Manchester", "", "M1 1AE", "GB", 0}}
+func usPlaces() []place {
+	return []place{{"Austin", "Texas", "TX", "78701", "US", 57}, {"Portland", "Oregon", "OR", "97201", "US", 49}, {"Brooklyn", "New York", "NY", "11201", "US", 43}}
+}
+func ukPlaces() []place {
+	return []place{{"Łódź Lane, London", "London", "", "SW1A 1AA", "GB", 0}, {"Manchester", "Greater Manchester", "", "M1 1AE", "GB", 0}}
+}
 
 // randomAddress must be called with s.mu held.
 func (s *Server) randomAddressLocked(st Store, first, last, email string) Address {
-	places := usPlaces
+	places := usPlaces()
 	if st.Currency == "GBP" {
-		places = ukPlaces
+		places = ukPlaces()
 	}
 	p := places[s.rng.IntN(len(places))]
 	a := Address{
@@ -80,7 +88,9 @@ func (s *Server) taxRate(st Store) decimal.Decimal {
 	return decimal.RequireFromString("0.0825")
 }
 
-var sellable = []string{"MS09", "MS09", "WB04", "24-MB01", "24-WG085", "24-WG080", "24-UG06", "GC-50", "24-WG088"}
+func sellable() []string {
+	return []string{"MS09", "MS09", "WB04", "24-MB01", "24-WG085", "24-WG080", "24-UG06", "GC-50", "24-WG088"}
+}
 
 // PlaceOrder places an order in store: it builds the order, fires
 // observer.sales_order_place_after synchronously (before the commit), and
@@ -180,7 +190,7 @@ func (s *Server) buildOrderLocked(st Store, spec OrderSpec, cust *Customer) (*Or
 	if len(lines) == 0 {
 		n := 1 + s.rng.IntN(3)
 		for range n {
-			lines = append(lines, LineSpec{SKU: sellable[s.rng.IntN(len(sellable))], Qty: 1 + s.rng.IntN(2)})
+			lines = append(lines, LineSpec{SKU: sellable()[s.rng.IntN(len(sellable()))], Qty: 1 + s.rng.IntN(2)})
 		}
 	}
 	s.nextOrderEntity++
@@ -201,10 +211,10 @@ func (s *Server) buildOrderLocked(st Store, spec OrderSpec, cust *Customer) (*Or
 		o.CustomerIsGuest = true
 		o.CustomerFirstname, o.CustomerLastname = spec.Firstname, spec.Lastname
 		if o.CustomerFirstname == "" {
-			o.CustomerFirstname = firstNames[s.rng.IntN(len(firstNames))]
+			o.CustomerFirstname = firstNames()[s.rng.IntN(len(firstNames()))]
 		}
 		if o.CustomerLastname == "" {
-			o.CustomerLastname = lastNames[s.rng.IntN(len(lastNames))]
+			o.CustomerLastname = lastNames()[s.rng.IntN(len(lastNames()))]
 		}
 		o.CustomerEmail = spec.Email
 		if o.CustomerEmail == "" {
@@ -481,12 +491,14 @@ func (s *Server) orderModelLocked(o *Order) Object {
 	return model
 }
 
-var orderColumns = map[string]bool{
-	"entity_id": true, "increment_id": true, "store_id": true, "state": true, "status": true, "created_at": true,
-	"updated_at": true, "customer_email": true, "customer_id": true, "customer_is_guest": true, "customer_group_id": true,
-	"customer_firstname": true, "customer_lastname": true, "grand_total": true, "base_grand_total": true, "subtotal": true,
-	"order_currency_code": true, "base_currency_code": true, "quote_id": true, "tax_amount": true, "discount_amount": true,
-	"shipping_amount": true, "total_qty_ordered": true, "remote_ip": true, "total_due": true, "total_paid": true,
+func orderColumns() map[string]bool {
+	return map[string]bool{
+		"entity_id": true, "increment_id": true, "store_id": true, "state": true, "status": true, "created_at": true,
+		"updated_at": true, "customer_email": true, "customer_id": true, "customer_is_guest": true, "customer_group_id": true,
+		"customer_firstname": true, "customer_lastname": true, "grand_total": true, "base_grand_total": true, "subtotal": true,
+		"order_currency_code": true, "base_currency_code": true, "quote_id": true, "tax_amount": true, "discount_amount": true,
+		"shipping_amount": true, "total_qty_ordered": true, "remote_ip": true, "total_due": true, "total_paid": true,
+	}
 }
 
 // listResponse runs a search over records and renders the list envelope.
@@ -517,7 +529,7 @@ func (s *Server) hListOrders(rq *apiRequest) (int, any) {
 		}
 	}
 	s.mu.Unlock()
-	return s.listResponse(rq, recs, orderColumns)
+	return s.listResponse(rq, recs, orderColumns())
 }
 
 func entityMissing() (int, any) {
@@ -571,9 +583,11 @@ func (s *Server) RollbackOrder(incrementID string) error {
 	return nil
 }
 
-var stateForStatus = map[string]string{
-	"pending": "new", "processing": "processing", "complete": "complete", "closed": "closed",
-	"canceled": "canceled", "holded": "holded", "fraud": "payment_review", "payment_review": "payment_review",
+func stateForStatus() map[string]string {
+	return map[string]string{
+		"pending": "new", "processing": "processing", "complete": "complete", "closed": "closed",
+		"canceled": "canceled", "holded": "holded", "fraud": "payment_review", "payment_review": "payment_review",
+	}
 }
 
 // UpdateOrderStatus changes an order's status (and the matching state) and
@@ -589,7 +603,7 @@ func (s *Server) UpdateOrderStatus(ctx context.Context, entityID int, status str
 		return fmt.Errorf("update order %d: %w", entityID, ErrNotFound)
 	}
 	o.Status = status
-	if st, ok := stateForStatus[status]; ok {
+	if st, ok := stateForStatus()[status]; ok {
 		o.State = st
 	}
 	o.UpdatedAt = s.nowLocked()

@@ -81,8 +81,8 @@ func routes() []route {
 
 // matchRoute finds the route for method and segments. In bulk mode a path
 // parameter must be the literal "by<Param>" segment.
-func matchRoute(method string, segs []string, kind apiKind) (route, map[string]string, bool) {
-	for _, rt := range routes() {
+func matchRoute(table []route, method string, segs []string, kind apiKind) (route, map[string]string, bool) {
+	for _, rt := range table {
 		if rt.method != method || len(rt.pattern) != len(segs) {
 			continue
 		}
@@ -193,6 +193,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	status, auth := s.serveAPI(w, r)
 	s.mu.Lock()
+	s.requests = trimHistory(s.requests)
 	s.requests = append(s.requests, RequestRecord{At: s.nowLocked(), Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Status: status, Auth: auth})
 	s.mu.Unlock()
 }
@@ -200,7 +201,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) (int, string) {
 	if s.cfg.RateLimit > 0 {
 		s.mu.Lock()
-		sec := s.nowLocked().Unix()
+		sec := time.Now().Unix() // real time: a frozen test clock must not freeze the window
 		if sec != s.rateSecond {
 			s.rateSecond, s.rateCount = sec, 0
 		}
@@ -238,7 +239,7 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) (int, string) 
 			segs[i] = u
 		}
 	}
-	rt, params, ok := matchRoute(r.Method, segs, kind)
+	rt, params, ok := matchRoute(s.routes, r.Method, segs, kind)
 	if !ok {
 		return writeError(w, http.StatusNotFound, "Request does not match any route.", nil), ""
 	}
@@ -344,4 +345,15 @@ func (s *Server) randHex(n int) string {
 		b[i] = hx[s.rng.IntN(16)]
 	}
 	return string(b)
+}
+
+// maxHistory bounds the request and delivery logs so a long `mlc dev`
+// session does not grow without limit; the oldest half is dropped.
+const maxHistory = 100_000
+
+func trimHistory[T any](xs []T) []T {
+	if len(xs) < maxHistory {
+		return xs
+	}
+	return append(xs[:0:0], xs[len(xs)/2:]...)
 }

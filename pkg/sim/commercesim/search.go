@@ -33,8 +33,27 @@ type SearchCriteria struct {
 	CurrentPage  *int
 }
 
-var scKey = regexp.MustCompile(`^searchCriteria((?:\[[^\]]*\])+)$`)
-var scPart = regexp.MustCompile(`\[([^\]]*)\]`)
+// bracketPath splits "searchCriteria[a][b]" into ["a","b"]; ok is false for
+// keys outside searchCriteria.
+func bracketPath(key string) ([]string, bool) {
+	rest, ok := strings.CutPrefix(key, "searchCriteria")
+	if !ok || rest == "" {
+		return nil, false
+	}
+	var path []string
+	for rest != "" {
+		if rest[0] != '[' {
+			return nil, false
+		}
+		end := strings.IndexByte(rest, ']')
+		if end < 0 {
+			return nil, false
+		}
+		path = append(path, rest[1:end])
+		rest = rest[end+1:]
+	}
+	return path, true
+}
 
 // ParseSearchCriteria parses searchCriteria[...] query parameters.
 func ParseSearchCriteria(q url.Values) (SearchCriteria, error) {
@@ -43,17 +62,13 @@ func ParseSearchCriteria(q url.Values) (SearchCriteria, error) {
 	sorts := map[int]*SortOrder{}
 	var sc SearchCriteria
 	for key, vals := range q {
-		m := scKey.FindStringSubmatch(key)
-		if m == nil {
+		path, ok := bracketPath(key)
+		if !ok {
 			continue
 		}
 		val := ""
 		if len(vals) > 0 {
 			val = vals[len(vals)-1]
-		}
-		var path []string
-		for _, p := range scPart.FindAllStringSubmatch(m[1], -1) {
-			path = append(path, p[1])
 		}
 		switch {
 		case len(path) == 1 && path[0] == "pageSize":
@@ -180,10 +195,12 @@ type searchError struct {
 
 func (e *searchError) Error() string { return e.message }
 
-var validConditions = map[string]bool{
-	"eq": true, "neq": true, "gt": true, "gteq": true, "lt": true, "lteq": true, "moreq": true,
-	"in": true, "nin": true, "like": true, "nlike": true, "finset": true, "nfinset": true,
-	"from": true, "to": true, "null": true, "notnull": true,
+func validConditions() map[string]bool {
+	return map[string]bool{
+		"eq": true, "neq": true, "gt": true, "gteq": true, "lt": true, "lteq": true, "moreq": true,
+		"in": true, "nin": true, "like": true, "nlike": true, "finset": true, "nfinset": true,
+		"from": true, "to": true, "null": true, "notnull": true,
+	}
 }
 
 // apply filters, sorts and pages records. columns are the entity's
@@ -191,7 +208,7 @@ var validConditions = map[string]bool{
 func (sc SearchCriteria) apply(records []Object, columns map[string]bool, inputLimits bool) ([]Object, int, error) {
 	for _, g := range sc.FilterGroups {
 		for _, f := range g {
-			if !validConditions[f.ConditionType] {
+			if !validConditions()[f.ConditionType] {
 				return nil, 0, &searchError{400, "Invalid condition type \"%1\"", []any{f.ConditionType}}
 			}
 			if !columns[f.Field] {

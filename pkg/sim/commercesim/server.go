@@ -164,6 +164,7 @@ type Server struct {
 	failStatus int
 
 	hookClient *http.Client
+	routes     []route
 	ts         *httptest.Server
 }
 
@@ -234,6 +235,7 @@ func New(cfg Config) *Server {
 		wake:            make(chan struct{}, 1),
 		done:            make(chan struct{}),
 		hookClient:      &http.Client{},
+		routes:          routes(),
 	}
 	s.seedCatalog()
 	s.wg.Add(1)

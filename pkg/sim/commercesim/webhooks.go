@@ -47,7 +47,7 @@ type Delivery struct {
 	Header       http.Header // the headers sent
 }
 
-// Deliveries returns every webhook attempt so far.
+// Deliveries returns every webhook attempt so far (the newest 100,000 at most).
 func (s *Server) Deliveries() []Delivery {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -92,6 +92,7 @@ func (s *Server) fire(ctx context.Context, event, path, store, key string, body 
 
 func (s *Server) record(d Delivery) {
 	s.mu.Lock()
+	s.deliveries = trimHistory(s.deliveries)
 	s.deliveries = append(s.deliveries, d)
 	s.mu.Unlock()
 }
@@ -190,7 +191,9 @@ func SignHMAC(secret, body []byte) string {
 	return base64.StdEncoding.EncodeToString(m.Sum(nil))
 }
 
-var validOps = map[string]bool{"success": true, "exception": true, "add": true, "replace": true, "remove": true}
+func validOps() map[string]bool {
+	return map[string]bool{"success": true, "exception": true, "add": true, "replace": true, "remove": true}
+}
 
 // JudgeResponse applies the module's response contract: only status 200 with
 // a JSON operation object, or a non-empty array of them, succeeds. An
@@ -223,7 +226,7 @@ func JudgeResponse(status int, body []byte) (success, exception bool, outcome st
 	}
 	for _, op := range ops {
 		name, _ := op["op"].(string)
-		if !validOps[name] {
+		if !validOps()[name] {
 			return false, false, "The response has a wrong format: missing or unknown op"
 		}
 		if name == "exception" {

@@ -88,7 +88,9 @@ func productMissing() (int, any) {
 	return notFound("The product that was requested doesn't exist. Verify the product and try again.", nil)
 }
 
-var knownSources = map[string]bool{"default": true, "eu-warehouse": true}
+func knownSources() map[string]bool {
+	return map[string]bool{"default": true, "eu-warehouse": true}
+}
 
 func (s *Server) productRESTLocked(p *product, storeID int) Object {
 	return Object{
@@ -289,7 +291,7 @@ func (s *Server) hSaveSourceItems(rq *apiRequest) (int, any) {
 			errs = append(errs, errorBody("\"%field\" can not be empty.", Object{{"field", "sku"}}))
 		case s.products[it.SKU] == nil:
 			errs = append(errs, errorBody("Product with SKU \"%sku\" does not exist.", Object{{"sku", it.SKU}}))
-		case !knownSources[it.SourceCode]:
+		case !knownSources()[it.SourceCode]:
 			errs = append(errs, errorBody("Source with code \"%code\" does not exist.", Object{{"code", it.SourceCode}}))
 		case it.Status == nil || (*it.Status != 0 && *it.Status != 1):
 			errs = append(errs, errorBody("\"%field\" should be numeric.", Object{{"field", "status"}}))
@@ -343,7 +345,9 @@ func sourceItemREST(si *sourceItem) Object {
 	return Object{{"sku", si.SKU}, {"source_code", si.SourceCode}, {"quantity", num(si.Quantity)}, {"status", si.Status}}
 }
 
-var sourceItemColumns = map[string]bool{"sku": true, "source_code": true, "quantity": true, "status": true}
+func sourceItemColumns() map[string]bool {
+	return map[string]bool{"sku": true, "source_code": true, "quantity": true, "status": true}
+}
 
 func (s *Server) hListSourceItems(rq *apiRequest) (int, any) {
 	s.mu.Lock()
@@ -357,7 +361,7 @@ func (s *Server) hListSourceItems(rq *apiRequest) (int, any) {
 		recs = append(recs, sourceItemREST(s.sourceItems[k]))
 	}
 	s.mu.Unlock()
-	return s.listResponse(rq, recs, sourceItemColumns)
+	return s.listResponse(rq, recs, sourceItemColumns())
 }
 
 // hPutStockItem serves legacy PUT /V1/products/{sku}/stockItems/{itemId}
