@@ -133,6 +133,14 @@ func (s *Server) verifyOAuth1(r *http.Request, h string) (int, any) {
 		}
 	}
 	base := s.baseURL
+	if base == "" {
+		// Like Commerce: the URL as this request presents it.
+		scheme := "http"
+		if r.TLS != nil {
+			scheme = "https"
+		}
+		base = scheme + "://" + r.Host
+	}
 	s.mu.Unlock()
 
 	if p["oauth_token"] != creds.AccessToken {

@@ -108,7 +108,7 @@ func TestOAuth1Refusals(t *testing.T) {
 		}
 	})
 	t.Run("unsigned", func(t *testing.T) {
-		req, _ := http.NewRequest("GET", s.StoreBaseURL("default")+"/V1/orders", nil)
+		req, _ := http.NewRequest("GET", s.StoreBaseURL("default")+"/V1/orders?searchCriteria=", nil)
 		st, b := do(t, req)
 		if st != 401 || !strings.Contains(string(b), "%resources") {
 			t.Fatalf("status %d %s", st, b)
@@ -119,7 +119,7 @@ func TestOAuth1Refusals(t *testing.T) {
 func TestBearerIntegrationToken(t *testing.T) {
 	for _, enabled := range []bool{false, true} {
 		s := NewTestServer(t, Config{BearerEnabled: enabled})
-		req, _ := http.NewRequest("GET", s.StoreBaseURL("all")+"/V1/orders", nil)
+		req, _ := http.NewRequest("GET", s.StoreBaseURL("all")+"/V1/orders?searchCriteria=", nil)
 		req.Header.Set("Authorization", "Bearer "+s.Config().OAuth1.AccessToken)
 		st, b := do(t, req)
 		if !enabled {
@@ -176,7 +176,7 @@ func TestIMSFlow(t *testing.T) {
 	access := tok["access_token"].(string)
 
 	get := func(token, apiKey, org string) int {
-		req, _ := http.NewRequest("GET", s.StoreBaseURL("")+"/V1/orders", nil)
+		req, _ := http.NewRequest("GET", s.StoreBaseURL("")+"/V1/orders?searchCriteria=", nil)
 		req.Header.Set("Authorization", "Bearer "+token)
 		req.Header.Set("x-api-key", apiKey)
 		req.Header.Set("x-gw-ims-org-id", org)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/shopspring/decimal"
 )
@@ -267,7 +268,7 @@ func (s *Server) buildOrderLocked(st Store, spec OrderSpec, cust *Customer) (*Or
 				return nil, fmt.Errorf("place order: %q is not a child of %q: %w", child, p.SKU, ErrNotFound)
 			}
 			cp := s.products[child]
-			parent.SKU, parent.Name = cp.SKU, cp.Name // the parent line carries the chosen child's SKU
+			parent.SKU = cp.SKU // the parent line carries the chosen child's SKU and the parent's name
 			s.nextItemID++
 			kids = append(kids, OrderItem{ItemID: s.nextItemID, ParentItemID: parent.ItemID, SKU: cp.SKU, Name: cp.Name,
 				ProductID: cp.ID, ProductType: "simple", QtyOrdered: qty, Price: decimal.Zero, OriginalPrice: decimal.Zero,
@@ -503,9 +504,19 @@ func orderColumns() map[string]bool {
 
 // listResponse runs a search over records and renders the list envelope.
 func (s *Server) listResponse(rq *apiRequest, records []Object, columns map[string]bool) (int, any) {
-	sc, err := ParseSearchCriteria(rq.r.URL.Query())
+	q := rq.r.URL.Query()
+	present := false
+	for k := range q {
+		present = present || strings.HasPrefix(k, "searchCriteria")
+	}
+	if !present {
+		// getList's searchCriteria argument is not optional (ServiceInputProcessor).
+		return badRequest("\"%fieldName\" is required. Enter and try again.", Object{{"fieldName", "searchCriteria"}})
+	}
+	sc, err := ParseSearchCriteria(q)
 	if err != nil {
-		return badRequest("%fieldName is a required field.", Object{{"fieldName", "searchCriteria"}})
+		return badRequest("The \"%value\" value's type is invalid. The \"%type\" type was expected. Verify and try again.",
+			Object{{"value", err.Error()}, {"type", "int"}})
 	}
 	page, total, err := sc.apply(records, columns, s.cfg.InputLimits)
 	if err != nil {

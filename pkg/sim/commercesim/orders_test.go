@@ -28,7 +28,7 @@ func TestCommitDelayAndRollback(t *testing.T) {
 	}
 	s.SetClock(func() time.Time { return time.Now().Add(time.Hour + time.Second) })
 	// OAuth timestamps are checked against the same (skewed) clock: sign in the future.
-	req, _ := http.NewRequest("GET", s.StoreBaseURL("default")+"/V1/orders", nil)
+	req, _ := http.NewRequest("GET", s.StoreBaseURL("default")+"/V1/orders?searchCriteria=", nil)
 	if err := SignOAuth1(req, s.Config().OAuth1, nonce(t), time.Now().Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
@@ -233,7 +233,7 @@ func TestRoutingErrorsAndLimits(t *testing.T) {
 	rl := NewTestServer(t, Config{RateLimit: 2})
 	got429 := false
 	for range 5 {
-		req, _ := http.NewRequest("GET", rl.StoreBaseURL("default")+"/V1/orders", nil)
+		req, _ := http.NewRequest("GET", rl.StoreBaseURL("default")+"/V1/orders?searchCriteria=", nil)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)

@@ -280,6 +280,13 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) (int, string) 
 		return writeJSON(w, st, v), auth
 	}
 	st, v := rt.h(s, rq)
+	if f := r.URL.Query().Get("fields"); f != "" && st < 300 {
+		sel, err := parseFields(f)
+		if err != nil {
+			return writeError(w, http.StatusBadRequest, "Invalid fields filter: %1", []any{err.Error()}), auth
+		}
+		v = sel.apply(v)
+	}
 	return writeJSON(w, st, v), auth
 }
 

@@ -3,6 +3,7 @@ package commercesim
 import (
 	"context"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 )
@@ -14,6 +15,9 @@ type listResp struct {
 
 func list(t *testing.T, s *Server, path string, q url.Values) listResp {
 	t.Helper()
+	if q == nil {
+		q = url.Values{"searchCriteria": {""}} // the idiom for "everything"
+	}
 	st, b := call(t, s, "GET", path, q, nil)
 	if st != 200 {
 		t.Fatalf("GET %s: %d %s", path, st, b)
@@ -172,5 +176,21 @@ func TestSearchInputLimits(t *testing.T) {
 	}
 	if st, b := call(t, s, "POST", "/V1/products/base-prices", nil, map[string]any{"prices": prices}); st != 400 {
 		t.Fatalf("21 prices: %d %s", st, b)
+	}
+}
+
+func TestSearchCriteriaRequiredAndSparseFields(t *testing.T) {
+	s := NewTestServer(t, Config{})
+	mustPlace(t, s, "default", OrderSpec{Buyer: BuyerGuest})
+	st, b := call(t, s, "GET", "/V1/orders", nil, nil)
+	if st != 400 || !strings.Contains(string(b), `"fieldName":"searchCriteria"`) {
+		t.Fatalf("missing searchCriteria: %d %s", st, b)
+	}
+	q := newSearch().page(10, 1)
+	q.Set("fields", "items[entity_id,increment_id,updated_at],total_count")
+	st, b = call(t, s, "GET", "/V1/orders", q.Values, nil)
+	if st != 200 || !strings.HasPrefix(string(b), `{"items":[{"entity_id":1,"increment_id":"000000001","updated_at":"`) ||
+		!strings.HasSuffix(string(b), `"}],"total_count":1}`) {
+		t.Fatalf("sparse: %d %s", st, b)
 	}
 }

@@ -218,7 +218,6 @@ func New(cfg Config) *Server {
 	s := &Server{
 		cfg:             cfg,
 		clock:           time.Now,
-		baseURL:         "http://localhost",
 		rng:             rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
 		stores:          cfg.Stores,
 		ordersByEntity:  map[int]*Order{},
@@ -280,7 +279,8 @@ func (s *Server) SetBaseURL(base string) {
 	s.mu.Unlock()
 }
 
-// URL is the base URL set with SetBaseURL.
+// URL is the base URL set with SetBaseURL ("" until set; requests are then
+// verified against the scheme and Host header they arrive with).
 func (s *Server) URL() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -229,7 +229,7 @@ func TestAsyncAndSaaSLayout(t *testing.T) {
 		method, path string
 		want         int
 	}{
-		{"GET", "/t42/V1/orders", 200},
+		{"GET", "/t42/V1/orders?searchCriteria[pageSize]=5", 200},
 		{"POST", "/t42/V1/async/products/base-prices", 202},
 		{"PUT", "/t42/V1/async/bulk/products/bySku", 202},
 		{"POST", "/t42/async/V1/products/base-prices", 404}, // PaaS placement on SaaS
