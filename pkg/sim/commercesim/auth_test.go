@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -202,5 +203,29 @@ func TestIMSFlow(t *testing.T) {
 	s.SetClock(func() time.Time { return time.Now().Add(2 * time.Hour) })
 	if st := get(access, ims.ClientID, ims.OrgID); st != 401 {
 		t.Fatalf("expired: %d", st)
+	}
+}
+
+func TestOAuth1BaseURLAsTheServerSeesIt(t *testing.T) {
+	// Without SetBaseURL the request's own scheme and Host are used.
+	s := New(Config{})
+	t.Cleanup(s.Close)
+	ts := httptest.NewServer(s)
+	t.Cleanup(ts.Close)
+	req, _ := http.NewRequest("GET", ts.URL+"/rest/all/V1/orders?searchCriteria=", nil)
+	if err := SignOAuth1(req, s.Config().OAuth1, nonce(t), time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if st, b := do(t, req); st != 200 {
+		t.Fatalf("host-derived: %d %s", st, b)
+	}
+	// A proxy that changes the host breaks the signature.
+	s.SetBaseURL("https://shop.example.com")
+	req, _ = http.NewRequest("GET", ts.URL+"/rest/all/V1/orders?searchCriteria=", nil)
+	if err := SignOAuth1(req, s.Config().OAuth1, nonce(t), time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := do(t, req); st != 401 {
+		t.Fatalf("proxied host: %d", st)
 	}
 }
