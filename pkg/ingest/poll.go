@@ -80,7 +80,11 @@ func (p *Poller) Run(ctx context.Context) error {
 		<-ctx.Done()
 		return nil
 	}
-	defer func() { _ = p.lease.Release(context.WithoutCancel(ctx)) }()
+	defer func() {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+		defer cancel()
+		_ = p.lease.Release(rctx)
+	}()
 	t := time.NewTicker(p.cfg.Interval)
 	defer t.Stop()
 	for {

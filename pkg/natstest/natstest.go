@@ -18,13 +18,19 @@ func RunServer(t testing.TB) *server.Server {
 	return RunServerWithDir(t, t.TempDir())
 }
 
-// RunServerWithDir is RunServer with an explicit store directory, so a test
-// can restart a server on the same data.
+// RunServerWithDir is RunServer with an explicit store directory.
 func RunServerWithDir(t testing.TB, dir string) *server.Server {
+	t.Helper()
+	return RunServerOn(t, dir, -1)
+}
+
+// RunServerOn starts a server on a given port and store directory, so a
+// test can stop a server and start it again where clients reconnect to it.
+func RunServerOn(t testing.TB, dir string, port int) *server.Server {
 	t.Helper()
 	opts := &server.Options{
 		Host:      "127.0.0.1",
-		Port:      -1,
+		Port:      port,
 		JetStream: true,
 		StoreDir:  dir,
 		NoLog:     true,

@@ -21,6 +21,10 @@ func Connect(url, creds, name string, log zerolog.Logger) (*nats.Conn, jetstream
 		nats.ReconnectWait(500 * time.Millisecond),
 		nats.ReconnectJitter(250*time.Millisecond, time.Second),
 		nats.RetryOnFailedConnect(true),
+		// No reconnect buffer: a publish while disconnected fails at once
+		// instead of being sent later, after its caller gave up and told
+		// the sender (Commerce) it failed.
+		nats.ReconnectBufSize(-1),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
 			log.Warn().Err(err).Msg("nats disconnected")
 		}),

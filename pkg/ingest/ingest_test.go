@@ -1,0 +1,264 @@
+package ingest_test
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ml-connector/ml-connector/pkg/event"
+	"github.com/ml-connector/ml-connector/pkg/natstest"
+	"github.com/ml-connector/ml-connector/pkg/sim/commercesim"
+)
+
+const orderSubject = "commerce.order.placed.default"
+
+func TestOrderDeliveredThreeTimesIsStoredOnce(t *testing.T) {
+	h := newHarness(t, options{})
+	o, err := h.sim.PlaceOrder(context.Background(), "default", commercesim.OrderSpec{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.Delivery == nil || !o.Delivery.Success {
+		t.Fatalf("first delivery not a success: %+v", o.Delivery)
+	}
+	// Commerce never retries, but a repeated business flow or a proxy can
+	// deliver the same body again: replay the exact request twice.
+	for range 2 {
+		status, body := h.post("/webhooks/commerce/order-placed", o.Delivery.Body, o.Delivery.Header)
+		if status != http.StatusOK || body != `{"op":"success"}` {
+			t.Fatalf("repeat delivery: %d %s", status, body)
+		}
+	}
+	if n := h.count(orderSubject); n != 1 {
+		t.Fatalf("%d messages for one order, want 1", n)
+	}
+	ev, hdr := h.last(orderSubject)
+	if string(ev.Data) != string(o.Delivery.Body) {
+		t.Errorf("event data is not the webhook body byte-for-byte")
+	}
+	want := map[string]string{
+		event.HeaderMsgID:  "order.placed:default:" + o.IncrementID,
+		event.HeaderKey:    "order:default:" + o.IncrementID,
+		event.HeaderOrigin: event.OriginWebhook,
+	}
+	for k, v := range want {
+		if hdr[k] != v {
+			t.Errorf("header %s = %q, want %q", k, hdr[k], v)
+		}
+	}
+	if ev.Type != "commerce.order.placed" || ev.Source != "commerce://default" || ev.DataSchema != event.SchemaWebhook {
+		t.Errorf("envelope = %+v", ev)
+	}
+	if got := metricValue(h.metrics(), `mlc_ingest_duplicates_total{origin="webhook"}`); got != "2" {
+		t.Errorf("duplicates metric = %q, want 2", got)
+	}
+}
+
+func TestDroppedWebhookIsFoundByThePoll(t *testing.T) {
+	h := newHarness(t, options{drop: 1, poll: true})
+	o, err := h.sim.PlaceOrder(context.Background(), "default", commercesim.OrderSpec{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.Delivery == nil || !o.Delivery.Dropped {
+		t.Fatalf("delivery was not dropped: %+v", o.Delivery)
+	}
+	h.waitFor("the poll to publish the order", func() bool { return h.count(orderSubject) == 1 })
+	ev, hdr := h.last(orderSubject)
+	if hdr[event.HeaderOrigin] != event.OriginPoll || hdr[event.HeaderMsgID] != "order.placed:default:"+o.IncrementID {
+		t.Errorf("headers = %v", hdr)
+	}
+	if ev.DataSchema != event.SchemaRESTOrder || !strings.Contains(string(ev.Data), `"increment_id":"`+o.IncrementID+`"`) {
+		t.Errorf("event = %s %s", ev.DataSchema, ev.Data)
+	}
+	// Later polls see the order again (lookback) and must not store it twice.
+	time.Sleep(700 * time.Millisecond)
+	if n := h.count(orderSubject); n != 1 {
+		t.Fatalf("%d messages after more polls, want 1", n)
+	}
+	if got := metricValue(h.metrics(), `mlc_ingest_poll_only_total{kind="order",store="default"}`); got != "1" {
+		t.Errorf("poll-only metric = %q, want 1", got)
+	}
+}
+
+func TestWebhookAndPollOverlapStoreOnce(t *testing.T) {
+	h := newHarness(t, options{poll: true})
+	var ids []string
+	for range 5 {
+		o, err := h.sim.PlaceOrder(context.Background(), "default", commercesim.OrderSpec{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, o.IncrementID)
+	}
+	time.Sleep(800 * time.Millisecond) // several poll runs over the same orders
+	if n := h.count(orderSubject); n != 5 {
+		t.Fatalf("%d messages for 5 orders", n)
+	}
+	if got := metricValue(h.metrics(), `mlc_ingest_poll_only_total{kind="order",store="default"}`); got != "" && got != "0" {
+		t.Errorf("poll claims %s orders the webhooks had delivered", got)
+	}
+}
+
+func TestUnsignedOrTamperedIsRejectedAndNothingStored(t *testing.T) {
+	h := newHarness(t, options{})
+	body := []byte(`{"eventName":"sales_order_place_after","data":{"order":{"increment_id":"000009999","store_id":1}}}`)
+	good := signCommerce(t, h.key, body)
+	other := testKey(t)
+	cases := []struct {
+		name   string
+		body   []byte
+		header http.Header
+		want   int
+	}{
+		{"no signature", body, http.Header{}, http.StatusUnauthorized},
+		{"garbage signature", body, http.Header{"X-Adobe-Commerce-Webhook-Signature": {"not base64!"}}, http.StatusUnauthorized},
+		{"tampered body", append([]byte(nil), strings.Replace(string(body), "9999", "9998", 1)...), http.Header{"X-Adobe-Commerce-Webhook-Signature": {good}}, http.StatusUnauthorized},
+		{"other key", body, http.Header{"X-Adobe-Commerce-Webhook-Signature": {signCommerce(t, other, body)}}, http.StatusUnauthorized},
+		{"unknown store", body, http.Header{"X-Adobe-Commerce-Webhook-Signature": {good}, "X-Mlc-Store": {"nowhere"}}, http.StatusUnauthorized},
+	}
+	for _, c := range cases {
+		status, resp := h.post("/webhooks/commerce/order-placed", c.body, c.header)
+		if status != c.want {
+			t.Errorf("%s: status %d (%s), want %d", c.name, status, resp, c.want)
+		}
+		if strings.Contains(resp, "op") {
+			t.Errorf("%s: answer %s looks like a Commerce operation", c.name, resp)
+		}
+	}
+	if n := h.total(); n != 0 {
+		t.Fatalf("%d messages stored from rejected requests", n)
+	}
+	// The same body correctly signed is accepted: the rejections were about the signature.
+	if status, _ := h.post("/webhooks/commerce/order-placed", body, http.Header{"X-Adobe-Commerce-Webhook-Signature": {good}}); status != http.StatusOK {
+		t.Fatalf("correctly signed body: %d", status)
+	}
+	if got := metricValue(h.metrics(), `mlc_ingest_signature_failures_total{store="default"}`); got != "4" {
+		t.Errorf("signature failure metric = %q, want 4", got)
+	}
+}
+
+func TestMalformedAndOversizedBodies(t *testing.T) {
+	h := newHarness(t, options{env: map[string]string{"MLC_INGEST_MAX_BODY": "4096"}})
+	sign := func(b []byte) http.Header {
+		return http.Header{"X-Adobe-Commerce-Webhook-Signature": {signCommerce(t, h.key, b)}}
+	}
+	for _, c := range []struct {
+		name, path, body string
+		want             int
+		reason           string
+	}{
+		{"not json", "/webhooks/commerce/order-placed", `{"eventName":`, 400, ""},
+		{"no increment id", "/webhooks/commerce/order-placed", `{"eventName":"sales_order_place_after","data":{"order":{"store_id":1}}}`, 400, "increment_id"},
+		{"invoice without state", "/webhooks/commerce/invoice-captured", `{"eventName":"sales_order_invoice_save_after","data":{"invoice":{"increment_id":"1"}}}`, 400, "state"},
+		{"unknown event", "/webhooks/commerce/order-shipped", `{}`, 404, "order-placed"},
+	} {
+		status, resp := h.post(c.path, []byte(c.body), sign([]byte(c.body)))
+		if status != c.want || !strings.Contains(resp, c.reason) {
+			t.Errorf("%s: %d %s, want %d mentioning %q", c.name, status, resp, c.want, c.reason)
+		}
+	}
+	big := []byte(`{"eventName":"sales_order_place_after","data":{"order":{"increment_id":"1","x":"` + strings.Repeat("a", 5000) + `"}}}`)
+	if status, _ := h.post("/webhooks/commerce/order-placed", big, sign(big)); status != http.StatusRequestEntityTooLarge {
+		t.Errorf("oversized body: %d, want 413", status)
+	}
+	// Without a Content-Length (chunked) the limit holds too.
+	req, _ := http.NewRequest(http.MethodPost, h.url+"/webhooks/commerce/order-placed", strings.NewReader(string(big)))
+	req.ContentLength = -1
+	req.Header = sign(big)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Errorf("chunked oversized body: %d, want 413", resp.StatusCode)
+	}
+	if n := h.total(); n != 0 {
+		t.Fatalf("%d messages stored from bad requests", n)
+	}
+}
+
+func TestInvoicesOnlyWhenPaidAndCustomers(t *testing.T) {
+	h := newHarness(t, options{})
+	ctx := context.Background()
+	o, err := h.sim.PlaceOrder(ctx, "default", commercesim.OrderSpec{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	open, err := h.sim.SaveInvoice(ctx, o.EntityID, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.count("commerce.invoice.captured.default") != 0 {
+		t.Fatalf("open invoice %s was published", open.IncrementID)
+	}
+	if got := metricValue(h.metrics(), `mlc_ingest_ignored_total{reason="invoice-not-paid"}`); got != "1" {
+		t.Errorf("ignored metric = %q", got)
+	}
+	paid, err := h.sim.CaptureInvoice(ctx, o.EntityID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.waitFor("paid invoice", func() bool { return h.count("commerce.invoice.captured.default") == 1 })
+	_, hdr := h.last("commerce.invoice.captured.default")
+	if hdr[event.HeaderMsgID] != "invoice.captured:default:"+paid.IncrementID {
+		t.Errorf("invoice msg id = %q", hdr[event.HeaderMsgID])
+	}
+	c, err := h.sim.RegisterCustomer(ctx, "default", commercesim.CustomerSpec{Email: "zoe@example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.waitFor("customer", func() bool { return h.count("commerce.customer.created.default") == 1 })
+	_, hdr = h.last("commerce.customer.created.default")
+	if want := "customer:default:" + itoa(c.ID); hdr[event.HeaderKey] != want {
+		t.Errorf("customer key = %q, want %q", hdr[event.HeaderKey], want)
+	}
+}
+
+func TestJetStreamOutageAnswersErrorAndPollRecovers(t *testing.T) {
+	h := newHarness(t, options{poll: true, pollInterval: 300 * time.Millisecond, env: map[string]string{"MLC_INGEST_ACK_TIMEOUT": "500ms"}})
+	h.ns.Shutdown()
+	h.ns.WaitForShutdown()
+
+	o, err := h.sim.PlaceOrder(context.Background(), "default", commercesim.OrderSpec{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.Delivery == nil || o.Delivery.Success || o.Delivery.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("delivery during the outage: %+v", o.Delivery)
+	}
+	// NATS comes back on the same port and data: ingest reconnects and the
+	// backfill poll stores the order whose webhook failed.
+	h.ns = natstest.RunServerOn(t, h.dir, h.port)
+	h.waitFor("the order after the outage", func() bool { return h.count(orderSubject) == 1 })
+	_, hdr := h.last(orderSubject)
+	if hdr[event.HeaderOrigin] != event.OriginPoll {
+		t.Errorf("origin = %q, want poll", hdr[event.HeaderOrigin])
+	}
+}
+
+func TestIOEventsChallenge(t *testing.T) {
+	h := newHarness(t, options{})
+	resp, err := http.Get(h.url + "/webhooks/adobe-io?challenge=abc123")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var b strings.Builder
+	_, _ = io.Copy(&b, resp.Body)
+	if resp.StatusCode != 200 || !strings.Contains(b.String(), `"challenge":"abc123"`) {
+		t.Fatalf("challenge: %d %s", resp.StatusCode, b.String())
+	}
+	// A delivery for a store without I/O Events keys is refused, not stored.
+	status, _ := h.post("/webhooks/adobe-io", []byte(`{"specversion":"1.0"}`), http.Header{})
+	if status != http.StatusUnauthorized {
+		t.Errorf("unconfigured I/O Events delivery: %d", status)
+	}
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
