@@ -146,12 +146,12 @@ func customerColumns() map[string]bool {
 
 func (s *Server) hSearchCustomers(rq *apiRequest) (int, any) {
 	s.mu.Lock()
-	recs := make([]Object, 0, len(s.customers))
+	recs := make([]record, 0, len(s.customers))
 	for _, c := range s.customers {
 		recs = append(recs, customerREST(c))
 	}
 	s.mu.Unlock()
-	return s.listResponse(rq, recs, customerColumns())
+	return s.listResponse(rq, recs, customerColumns(), nil)
 }
 
 func (s *Server) hGetCustomer(rq *apiRequest) (int, any) {

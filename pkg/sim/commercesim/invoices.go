@@ -221,12 +221,12 @@ func (s *Server) visibleInvoicesLocked() []*Invoice {
 
 func (s *Server) hListInvoices(rq *apiRequest) (int, any) {
 	s.mu.Lock()
-	var recs []Object
+	var recs []record
 	for _, inv := range s.visibleInvoicesLocked() {
 		recs = append(recs, invoiceREST(inv))
 	}
 	s.mu.Unlock()
-	return s.listResponse(rq, recs, invoiceColumns())
+	return s.listResponse(rq, recs, invoiceColumns(), nil)
 }
 
 func (s *Server) hGetInvoice(rq *apiRequest) (int, any) {

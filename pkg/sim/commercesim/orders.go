@@ -356,16 +356,18 @@ func (s *Server) storeName(storeID int) string {
 
 // orderREST renders the GET /V1/orders shape (§7).
 func (s *Server) orderRESTLocked(o *Order) Object {
-	items := []any{}
-	byID := map[int]Object{}
-	for _, it := range o.Items {
-		obj := s.itemREST(o, it)
-		byID[it.ItemID] = obj
-		if it.ParentItemID != 0 {
-			obj = append(obj, KV{"parent_item", byID[it.ParentItemID]}, KV{"parent_item_id", it.ParentItemID})
+	paid := decimal.Zero
+	for _, inv := range s.invoices {
+		if inv.OrderID == o.EntityID && inv.State == InvoicePaid {
+			paid = paid.Add(inv.GrandTotal)
 		}
-		items = append(items, obj)
 	}
+	return s.orderNestedLocked(o, s.orderScalars(o, paid))
+}
+
+// orderScalars are the order's top-level scalar fields: what searchCriteria
+// filters and sorts on.
+func (s *Server) orderScalars(o *Order, paid decimal.Decimal) Object {
 	rec := Object{
 		{"base_currency_code", o.Currency}, {"base_discount_amount", num(o.DiscountAmount)}, {"base_grand_total", num(o.GrandTotal)},
 		{"base_shipping_amount", num(o.ShippingAmount)}, {"base_subtotal", num(o.Subtotal)}, {"base_tax_amount", num(o.TaxAmount)},
@@ -374,12 +376,6 @@ func (s *Server) orderRESTLocked(o *Order) Object {
 	}
 	if !o.CustomerIsGuest {
 		rec = append(rec, KV{"customer_id", o.CustomerID})
-	}
-	paid := decimal.Zero
-	for _, inv := range s.invoices {
-		if inv.OrderID == o.EntityID && inv.State == 2 {
-			paid = paid.Add(inv.GrandTotal)
-		}
 	}
 	rec = append(rec, Object{
 		{"customer_is_guest", boolInt(o.CustomerIsGuest)}, {"customer_lastname", o.CustomerLastname},
@@ -395,7 +391,24 @@ func (s *Server) orderRESTLocked(o *Order) Object {
 	if o.ShippingAddress != nil {
 		rec = append(rec, KV{"shipping_description", o.ShippingDescription})
 	}
-	rec = append(rec, KV{"items", items}, KV{"billing_address", o.BillingAddress.rest("billing")},
+	return rec
+}
+
+// orderNestedLocked appends items, addresses, payment and extension
+// attributes to the scalar record.
+func (s *Server) orderNestedLocked(o *Order, rec Object) Object {
+	items := []any{}
+	byID := map[int]Object{}
+	for _, it := range o.Items {
+		obj := s.itemREST(o, it)
+		byID[it.ItemID] = obj
+		if it.ParentItemID != 0 {
+			obj = append(obj, KV{"parent_item", byID[it.ParentItemID]}, KV{"parent_item_id", it.ParentItemID})
+		}
+		items = append(items, obj)
+	}
+	rec = append(rec[:len(rec):len(rec)], KV{"items", items})
+	rec = append(rec, KV{"billing_address", o.BillingAddress.rest("billing")},
 		KV{"payment", Object{{"account_status", nil}, {"additional_information", []any{paymentTitle(o.PaymentMethod)}},
 			{"amount_ordered", num(o.GrandTotal)}, {"method", o.PaymentMethod}}},
 		KV{"status_histories", []any{}})
@@ -502,8 +515,10 @@ func orderColumns() map[string]bool {
 	}
 }
 
-// listResponse runs a search over records and renders the list envelope.
-func (s *Server) listResponse(rq *apiRequest, records []Object, columns map[string]bool) (int, any) {
+// listResponse runs a search over records and renders the list envelope;
+// expand (optional) turns a matched record into the full item, so that only
+// the returned page is rendered in full.
+func (s *Server) listResponse(rq *apiRequest, records []record, columns map[string]bool, expand func(record) any) (int, any) {
 	q := rq.r.URL.Query()
 	present := false
 	for k := range q {
@@ -526,21 +541,98 @@ func (s *Server) listResponse(rq *apiRequest, records []Object, columns map[stri
 	items := make([]any, len(page))
 	for i, p := range page {
 		items[i] = p
+		if expand != nil {
+			items[i] = expand(p)
+		}
 	}
 	return http.StatusOK, Object{{"items", items}, {"search_criteria", sc.echo()}, {"total_count", total}}
 }
 
 func (s *Server) hListOrders(rq *apiRequest) (int, any) {
 	s.mu.Lock()
+	defer s.mu.Unlock() // the rows are live views: search under the lock
 	now := s.nowLocked()
-	var recs []Object
-	for _, o := range s.orders {
-		if o.visible(now) {
-			recs = append(recs, s.orderRESTLocked(o))
+	paid := map[int]decimal.Decimal{}
+	for _, inv := range s.invoices {
+		if inv.State == InvoicePaid {
+			paid[inv.OrderID] = paid[inv.OrderID].Add(inv.GrandTotal)
 		}
 	}
-	s.mu.Unlock()
-	return s.listResponse(rq, recs, orderColumns())
+	var recs []record
+	for _, o := range s.orders {
+		if o.visible(now) {
+			recs = append(recs, orderRow{o: o, paid: paid[o.EntityID]})
+		}
+	}
+	return s.listResponse(rq, recs, orderColumns(), func(r record) any {
+		row := r.(orderRow)
+		return s.orderNestedLocked(row.o, s.orderScalars(row.o, row.paid))
+	})
+}
+
+// orderRow is a lazy searchable view of an order (read under s.mu): only
+// the fields a search touches are computed.
+type orderRow struct {
+	o    *Order
+	paid decimal.Decimal
+}
+
+func (r orderRow) Get(field string) (any, bool) {
+	o := r.o
+	switch field {
+	case "entity_id":
+		return o.EntityID, true
+	case "increment_id":
+		return o.IncrementID, true
+	case "store_id":
+		return o.StoreID, true
+	case "state":
+		return o.State, true
+	case "status":
+		return o.Status, true
+	case "created_at":
+		return ts(o.CreatedAt), true
+	case "updated_at":
+		return ts(o.UpdatedAt), true
+	case "customer_email":
+		return o.CustomerEmail, true
+	case "customer_id":
+		if o.CustomerIsGuest {
+			return nil, false
+		}
+		return o.CustomerID, true
+	case "customer_is_guest":
+		return boolInt(o.CustomerIsGuest), true
+	case "customer_group_id":
+		return o.CustomerGroupID, true
+	case "customer_firstname":
+		return o.CustomerFirstname, true
+	case "customer_lastname":
+		return o.CustomerLastname, true
+	case "grand_total", "base_grand_total":
+		return o.GrandTotal, true
+	case "subtotal":
+		return o.Subtotal, true
+	case "order_currency_code", "base_currency_code":
+		return o.Currency, true
+	case "quote_id":
+		return o.QuoteID, true
+	case "tax_amount":
+		return o.TaxAmount, true
+	case "discount_amount":
+		return o.DiscountAmount, true
+	case "shipping_amount":
+		return o.ShippingAmount, true
+	case "total_qty_ordered":
+		return o.totalQty(), true
+	case "remote_ip":
+		return o.RemoteIP, true
+	case "total_due":
+		return o.GrandTotal.Sub(r.paid), true
+	case "total_paid":
+		return r.paid, true
+	}
+	return nil, false
 }
 
 func entityMissing() (int, any) {

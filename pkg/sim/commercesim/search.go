@@ -205,7 +205,12 @@ func validConditions() map[string]bool {
 
 // apply filters, sorts and pages records. columns are the entity's
 // filterable top-level fields. It returns the page and the total count.
-func (sc SearchCriteria) apply(records []Object, columns map[string]bool, inputLimits bool) ([]Object, int, error) {
+// record is a searchable row: Object, or a lazy view of an entity.
+type record interface {
+	Get(field string) (any, bool)
+}
+
+func (sc SearchCriteria) apply(records []record, columns map[string]bool, inputLimits bool) ([]record, int, error) {
 	for _, g := range sc.FilterGroups {
 		for _, f := range g {
 			if !validConditions()[f.ConditionType] {
@@ -239,7 +244,7 @@ func (sc SearchCriteria) apply(records []Object, columns map[string]bool, inputL
 			return nil, 0, &searchError{400, "Maximum SearchCriteria pageSize is %max", Object{{"max", 300}}}
 		}
 	}
-	var out []Object
+	var out []record
 	for _, rec := range records {
 		ok := true
 		for _, g := range sc.FilterGroups {
@@ -259,11 +264,21 @@ func (sc SearchCriteria) apply(records []Object, columns map[string]bool, inputL
 			out = append(out, rec)
 		}
 	}
-	sort.SliceStable(out, func(i, j int) bool {
-		for _, so := range sc.SortOrders {
-			a, _ := out[i].Get(so.Field)
-			b, _ := out[j].Get(so.Field)
-			c := compareValues(a, b)
+	// Sort keys are read once per row, not once per comparison.
+	keys := make([][]any, len(out))
+	for i, rec := range out {
+		keys[i] = make([]any, len(sc.SortOrders))
+		for k, so := range sc.SortOrders {
+			keys[i][k], _ = rec.Get(so.Field)
+		}
+	}
+	idx := make([]int, len(out))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.SliceStable(idx, func(a, b int) bool {
+		for k, so := range sc.SortOrders {
+			c := compareValues(keys[idx[a]][k], keys[idx[b]][k])
 			if c == 0 {
 				continue
 			}
@@ -274,6 +289,11 @@ func (sc SearchCriteria) apply(records []Object, columns map[string]bool, inputL
 		}
 		return false
 	})
+	sorted := make([]record, len(out))
+	for i, j := range idx {
+		sorted[i] = out[j]
+	}
+	out = sorted
 	total := len(out)
 	if pageSize == 0 {
 		return out, total, nil
@@ -293,7 +313,7 @@ func (sc SearchCriteria) apply(records []Object, columns map[string]bool, inputL
 	start := (page - 1) * pageSize
 	end := min(start+pageSize, total)
 	if start >= total {
-		return []Object{}, total, nil
+		return []record{}, total, nil
 	}
 	return out[start:end], total, nil
 }
@@ -330,6 +350,17 @@ func scalar(v any) any {
 // compareValues orders like SQL: NULL first, numbers numerically, strings
 // case-insensitively (MySQL's *_ci collations).
 func compareValues(a, b any) int {
+	// Fast paths for the common row-versus-row comparisons of a sort.
+	if ia, ok := a.(int); ok {
+		if ib, ok := b.(int); ok {
+			return cmpInt(ia, ib)
+		}
+	}
+	if xa, ok := a.(string); ok {
+		if xb, ok := b.(string); ok {
+			return foldCompare(xa, xb)
+		}
+	}
 	sa, sb := scalar(a), scalar(b)
 	switch {
 	case sa == nil && sb == nil:
@@ -354,10 +385,36 @@ func compareValues(a, b any) int {
 		}
 		return strings.Compare(sa.(string), db.String())
 	}
-	return strings.Compare(strings.ToLower(sa.(string)), strings.ToLower(sb.(string)))
+	return foldCompare(sa.(string), sb.(string))
 }
 
-func matchFilter(rec Object, f Filter) bool {
+// foldCompare compares ASCII case-insensitively without allocating.
+func foldCompare(a, b string) int {
+	for i := 0; i < len(a) && i < len(b); i++ {
+		ca, cb := a[i], b[i]
+		if 'A' <= ca && ca <= 'Z' {
+			ca += 'a' - 'A'
+		}
+		if 'A' <= cb && cb <= 'Z' {
+			cb += 'a' - 'A'
+		}
+		if ca != cb {
+			if ca < cb {
+				return -1
+			}
+			return 1
+		}
+	}
+	switch {
+	case len(a) < len(b):
+		return -1
+	case len(a) > len(b):
+		return 1
+	}
+	return 0
+}
+
+func matchFilter(rec record, f Filter) bool {
 	v, _ := rec.Get(f.Field)
 	isNull := v == nil
 	switch f.ConditionType {
@@ -430,4 +487,14 @@ func likeMatch(s, pattern string) bool {
 	re.WriteString("$")
 	ok, err := regexp.MatchString(re.String(), s)
 	return err == nil && ok
+}
+
+func cmpInt(a, b int) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
 }

@@ -356,12 +356,12 @@ func (s *Server) hListSourceItems(rq *apiRequest) (int, any) {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	recs := make([]Object, 0, len(keys))
+	recs := make([]record, 0, len(keys))
 	for _, k := range keys {
 		recs = append(recs, sourceItemREST(s.sourceItems[k]))
 	}
 	s.mu.Unlock()
-	return s.listResponse(rq, recs, sourceItemColumns())
+	return s.listResponse(rq, recs, sourceItemColumns(), nil)
 }
 
 // hPutStockItem serves legacy PUT /V1/products/{sku}/stockItems/{itemId}
