@@ -18,6 +18,8 @@ func newRootCmd() *cobra.Command {
 	root.AddCommand(
 		newDevCmd(),
 		newStreamsCmd(),
+		newConnectCmd(),
+		newCredentialsCmd(),
 	)
 	return root
 }
