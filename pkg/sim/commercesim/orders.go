@@ -131,7 +131,13 @@ func (s *Server) PlaceOrder(ctx context.Context, store string, spec OrderSpec) (
 				s.mu.Unlock()
 				return Order{}, fmt.Errorf("place order: customer %d: %w", spec.CustomerID, ErrNotFound)
 			}
-		} else if spec.Email == "" {
+		} else if spec.Email != "" {
+			for _, c := range s.customers {
+				if c.WebsiteID == st.WebsiteID && strings.EqualFold(c.Email, spec.Email) {
+					cust = c // a returning customer
+				}
+			}
+		} else {
 			var cands []*Customer
 			for _, c := range s.customers {
 				if c.WebsiteID == st.WebsiteID {

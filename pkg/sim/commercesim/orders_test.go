@@ -311,3 +311,34 @@ func TestGeneratorAndInspect(t *testing.T) {
 		resp.Body.Close()
 	}
 }
+
+func TestReturningCustomerByEmail(t *testing.T) {
+	s := NewTestServer(t, Config{})
+	ctx := context.Background()
+	a, err := s.PlaceOrder(ctx, "default", OrderSpec{Buyer: BuyerCustomer, Email: "ann@example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := s.PlaceOrder(ctx, "default", OrderSpec{Buyer: BuyerCustomer, Email: "ANN@example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.CustomerID == 0 || a.CustomerID != b.CustomerID || len(s.Customers()) != 1 {
+		t.Fatalf("customer ids %d %d, %d customers", a.CustomerID, b.CustomerID, len(s.Customers()))
+	}
+	// Another website: a new account.
+	c, err := s.PlaceOrder(ctx, "uk", OrderSpec{Buyer: BuyerCustomer, Email: "ann@example.com"})
+	if err != nil || c.CustomerID == a.CustomerID {
+		t.Fatalf("uk: %v %d", err, c.CustomerID)
+	}
+	if st, _ := call(t, s, "GET", "/V1/orders/"+itoa(a.EntityID), nil, nil); st != 200 {
+		t.Fatal(st)
+	}
+	req, _ := http.NewRequest("GET", s.StoreBaseURL("")+"/V1/orders/"+itoa(a.EntityID), nil)
+	if err := SignOAuth1(req, s.Config().OAuth1, nonce(t), time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if st, b := do(t, req); st != 200 {
+		t.Fatalf("no store code: %d %s", st, b)
+	}
+}

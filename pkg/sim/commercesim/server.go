@@ -1,9 +1,37 @@
 // Package commercesim is a strict, in-process simulator of Adobe Commerce:
-// the REST API (PaaS and SaaS URL layouts, OAuth 1.0a and IMS auth,
-// searchCriteria, orders, invoices, customers, price and stock writes,
-// async/bulk with a simulated consumer) and the Commerce Webhooks module's
-// emitter (PHP-encoded observer bodies, RSA or HMAC signatures, the module's
-// response judgement). It follows ../../../shared/reference/adobe-commerce.md.
+// the REST API and the Commerce Webhooks module's emitter, following
+// shared/reference/adobe-commerce.md (§15 "What a faithful simulator must do").
+//
+// REST (PaaS /rest/<store>/[async/[bulk/]]V1/..., SaaS /<tenant>/V1/[async/[bulk/]]...):
+//
+//   - auth: OAuth 1.0a HMAC-SHA256 (query parameters signed, 600 s skew,
+//     nonce reuse refused), the integration token as Bearer only with
+//     Config.BearerEnabled (else the misleading 401 "%resources" body), IMS
+//     tokens from POST /ims/token/v3 with x-api-key and x-gw-ims-org-id
+//     (SaaS; also accepted on PaaS);
+//   - GET V1/orders, V1/orders/{id}, V1/invoices, V1/invoices/{id},
+//     V1/customers/search, V1/customers/{id}, V1/inventory/source-items,
+//     V1/stockItems/{sku}, V1/products/{sku}: searchCriteria is required (send
+//     "searchCriteria=" for everything); OR within a filter group, AND
+//     across; a currentPage beyond the last page returns the last page;
+//     sparse "fields=" responses;
+//   - writes: POST V1/order/{id}/invoice, PUT V1/products/{sku},
+//     POST V1/products/base-prices (200 with per-row failures),
+//     POST V1/inventory/source-items, PUT V1/products/{sku}/stockItems/{id};
+//     the same under async (202 + bulk_uuid) and bulk (array body,
+//     bySku-style segments), processed by a simulated consumer
+//     (Stop/StartBulkConsumer) and reported by V1/bulk/{uuid}/status,
+//     /detailed-status and /operation-status/{n}.
+//
+// Webhooks: PlaceOrder, SaveInvoice/CaptureInvoice and RegisterCustomer fire
+// observer hooks synchronously to WebhookConfig.BaseURL + "/order-placed",
+// "/invoice-captured", "/customer-created", with PHP json_encode bytes
+// (PHPJSON), the module's RSA signature over base64(body) or an HMAC, and the
+// module's response judgement. Orders become visible through REST only
+// Config.CommitDelay after their webhook; RollbackOrder makes a phantom.
+//
+// Inspection: Deliveries, Orders, Invoices, Customers, PriceWrites,
+// StockWrites, Requests, and the same as JSON under /_sim/ (see handleInspect).
 package commercesim
 
 import (
@@ -292,6 +320,9 @@ func (s *Server) URL() string {
 func (s *Server) StoreBaseURL(store string) string {
 	if s.cfg.Flavour == SaaS {
 		return s.URL() + "/" + s.cfg.Tenant
+	}
+	if store == "" {
+		return s.URL() + "/rest" // the default store view
 	}
 	return s.URL() + "/rest/" + store
 }
