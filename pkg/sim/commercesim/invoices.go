@@ -2,6 +2,7 @@ package commercesim
 
 import (
 	"context"
+	"errors"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -16,7 +17,7 @@ const (
 )
 
 // ErrCannotInvoice is returned when the order is fully invoiced.
-var ErrCannotInvoice = fmt.Errorf("commercesim: the order does not allow an invoice to be created")
+var ErrCannotInvoice = errors.New("commercesim: the order does not allow an invoice to be created")
 
 // CaptureInvoice invoices the whole order with state 2 (paid) and fires
 // observer.sales_order_invoice_save_after.
