@@ -2,8 +2,8 @@ package commercesim
 
 import (
 	"context"
-	"errors"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"time"
