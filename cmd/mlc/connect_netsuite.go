@@ -142,17 +142,17 @@ type subsidiaryPrompter interface {
 }
 
 type netsuiteConnectResult struct {
-	AccountID        string                     `json:"account_id"`
-	BaseURL          string                     `json:"base_url"`
-	Algorithm        string                     `json:"algorithm"`
-	CertificateID    string                     `json:"certificate_id"`
-	OneWorld         bool                       `json:"one_world"`
-	Subsidiaries     []netsuite.Subsidiary      `json:"subsidiaries"`
+	AccountID        string                      `json:"account_id"`
+	BaseURL          string                      `json:"base_url"`
+	Algorithm        string                      `json:"algorithm"`
+	CertificateID    string                      `json:"certificate_id"`
+	OneWorld         bool                        `json:"one_world"`
+	Subsidiaries     []netsuite.Subsidiary       `json:"subsidiaries"`
 	Settings         connection.NetSuiteSettings `json:"settings"`
-	Governance       *netsuite.GovernanceLimits `json:"governance_limits,omitempty"`
-	GovernanceNote   string                     `json:"governance_note,omitempty"`
-	Concurrency      int                        `json:"concurrency"`
-	SubsidiariesNote string                     `json:"subsidiaries_note,omitempty"`
+	Governance       *netsuite.GovernanceLimits  `json:"governance_limits,omitempty"`
+	GovernanceNote   string                      `json:"governance_note,omitempty"`
+	Concurrency      int                         `json:"concurrency"`
+	SubsidiariesNote string                      `json:"subsidiaries_note,omitempty"`
 }
 
 // authHint follows a token failure: which of the operator's values each
