@@ -134,7 +134,11 @@ func (s *Store) Watch(ctx context.Context, name string, fn func(Change)) error {
 	if err != nil {
 		return fmt.Errorf("secrets: watch %q: %w", name, err)
 	}
-	defer w.Stop()
+	// Stop deletes the watcher's ephemeral consumer with a JetStream request,
+	// which blocks for its full timeout while NATS is unreachable; do it in
+	// the background so a shutdown never waits on it (the server removes an
+	// orphaned ephemeral consumer by itself).
+	defer func() { go func() { _ = w.Stop() }() }()
 	for {
 		select {
 		case <-ctx.Done():
