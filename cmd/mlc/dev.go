@@ -17,8 +17,9 @@ func newDevCmd() *cobra.Command {
 		Use:   "dev",
 		Short: "Run everything in one process: embedded JetStream, all services, and the simulators",
 		Long: `Runs an embedded JetStream server (data under --dir), applies streams/, and starts
-every service in-process, each on its own port. Without real connections configured
-(MLC_NETSUITE_ACCOUNT, MLC_COMMERCE_BASE_URL) both simulators run too.
+every service in-process, each on its own port. Unless real connections are configured
+(MLC_NETSUITE_ACCOUNT or MLC_COMMERCE_BASE_URL set, or --no-sims) both simulators run too,
+Commerce's webhooks point at ingest, and working connections to them are stored encrypted.
 Service logs go to <dir>/logs/<service>.log (or stdout with --logs-stdout). Ctrl-C stops everything.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			abs, err := filepath.Abs(o.Dir)
@@ -27,6 +28,9 @@ Service logs go to <dir>/logs/<service>.log (or stdout with --logs-stdout). Ctrl
 			}
 			o.Dir = abs
 			o.Env = service.Environ()
+			if o.Env["MLC_NETSUITE_ACCOUNT"] != "" || o.Env["MLC_COMMERCE_BASE_URL"] != "" {
+				o.NoSims = true
+			}
 			if logsToStdout {
 				o.LogOut = cmd.OutOrStdout()
 			}
@@ -37,13 +41,25 @@ Service logs go to <dir>/logs/<service>.log (or stdout with --logs-stdout). Ctrl
 				return err
 			}
 			if jsonOutput(cmd) {
-				_ = printJSON(out, map[string]any{"nats": st.NATS.ClientURL(), "services": st.Services})
+				v := map[string]any{"nats": st.NATS.ClientURL(), "services": st.Services}
+				if st.Sims != nil {
+					v["commerce_sim"], v["netsuite_sim"] = st.Sims.CommerceURL, st.Sims.NetSuiteURL
+				}
+				_ = printJSON(out, v)
 			} else {
 				rows := [][]string{{"COMPONENT", "LISTENS ON", "STATUS"}, {"nats (jetstream)", st.NATS.ClientURL(), "ready"}}
 				for _, r := range st.Services {
 					rows = append(rows, []string{r.Name, "http://" + r.Addr, "ready"})
 				}
+				if st.Sims != nil {
+					rows = append(rows,
+						[]string{"commerce simulator", st.Sims.CommerceURL, "webhooks -> ingest"},
+						[]string{"netsuite simulator", st.Sims.NetSuiteURL, "connected"})
+				}
 				printTable(out, rows)
+				if st.Sims != nil {
+					fmt.Fprintf(out, "Place an order: curl -s -X POST %s/_sim/orders -d '{}'\n", st.Sims.CommerceURL)
+				}
 				fmt.Fprintln(out, "Ctrl-C to stop.")
 			}
 			<-cmd.Context().Done()
@@ -56,10 +72,14 @@ Service logs go to <dir>/logs/<service>.log (or stdout with --logs-stdout). Ctrl
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.Dir, "dir", ".mlc", "data directory for JetStream and logs")
+	f.StringVar(&o.Dir, "dir", ".mlc", "data directory for JetStream, keys and logs")
 	f.IntVar(&o.NATSPort, "nats-port", 4222, "embedded NATS client port (-1 = random)")
 	f.IntVar(&o.HTTPPort, "http-port", 8081, "port of the first service; the others follow (0 = random)")
 	f.BoolVar(&o.SyncAlways, "sync-always", false, "fsync every JetStream write (the production setting)")
 	f.BoolVar(&logsToStdout, "logs-stdout", false, "write service logs to stdout instead of <dir>/logs")
+	f.BoolVar(&o.NoSims, "no-sims", false, "do not run the simulators (use connections made with mlc connect)")
+	f.StringVar(&o.Sims.CommerceAddr, "commerce-sim-addr", "127.0.0.1:8091", "Commerce simulator address")
+	f.StringVar(&o.Sims.NetSuiteAddr, "netsuite-sim-addr", "127.0.0.1:8092", "NetSuite simulator address")
+	f.Float64Var(&o.OrdersPerSecond, "orders-per-second", 0, "generate storefront orders at this rate in the Commerce simulator")
 	return cmd
 }

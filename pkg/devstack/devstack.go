@@ -6,9 +6,11 @@ package devstack
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -20,7 +22,9 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/rs/zerolog"
 
+	"github.com/ml-connector/ml-connector/pkg/connection"
 	"github.com/ml-connector/ml-connector/pkg/fleet"
+	"github.com/ml-connector/ml-connector/pkg/secrets"
 	"github.com/ml-connector/ml-connector/pkg/stream"
 	"github.com/ml-connector/ml-connector/streams"
 )
@@ -34,7 +38,16 @@ type Options struct {
 	LogOut     io.Writer // service logs; nil = Dir/logs/<service>.log
 	// Env is passed to every service on top of what the stack sets
 	// (MLC_NATS_URL, MLC_HTTP_ADDR): real connections, log level, keys.
+	// Without MLC_MASTER_KEY / MLC_MASTER_KEY_FILE the stack keeps a dev
+	// master key in Dir/master.key.
 	Env map[string]string
+	// NoSims skips the simulators: connections come from `mlc connect`.
+	NoSims bool
+	// Sims configures the simulators (addresses, knobs). Webhooks go to
+	// the stack's ingest unless Sims.Commerce.Webhooks.BaseURL is set.
+	Sims SimOptions
+	// OrdersPerSecond > 0 runs the Commerce simulator's order generator.
+	OrdersPerSecond float64
 }
 
 // Running describes one started service.
@@ -47,6 +60,7 @@ type Running struct {
 type Stack struct {
 	NATS     *server.Server
 	Services []Running
+	Sims     *Sims // nil with NoSims
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -64,19 +78,24 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	if err := os.MkdirAll(o.Dir, 0o755); err != nil {
 		return nil, err
 	}
+	env, err := baseEnv(o)
+	if err != nil {
+		return nil, err
+	}
 	ns, err := startNATS(o)
 	if err != nil {
 		return nil, err
 	}
 	st := &Stack{NATS: ns}
-	if err := st.applyStreams(ctx); err != nil {
-		st.shutdownNATS()
-		return nil, err
-	}
 	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	st.cancel = cancel
+	if err := st.applyStreams(ctx); err != nil {
+		st.Stop()
+		return nil, err
+	}
+	services := fleet.All()
 	port := o.HTTPPort
-	for _, svc := range fleet.All() {
+	for _, svc := range services {
 		addr, err := pickAddr(port)
 		if err != nil {
 			st.Stop()
@@ -85,25 +104,27 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 		if port != 0 {
 			port++
 		}
-		env := map[string]string{}
-		for k, v := range o.Env {
-			env[k] = v
+		st.Services = append(st.Services, Running{Name: svc.Spec.Name, Addr: addr})
+	}
+	if !o.NoSims {
+		if err := st.startSims(ctx, o, env); err != nil {
+			st.Stop()
+			return nil, err
 		}
-		env["MLC_NATS_URL"] = ns.ClientURL()
-		env["MLC_HTTP_ADDR"] = addr
-		if _, ok := env["MLC_SHUTDOWN_TIMEOUT"]; !ok {
-			env["MLC_SHUTDOWN_TIMEOUT"] = "10s"
-		}
+	}
+	for i, svc := range services {
+		senv := maps.Clone(env)
+		senv["MLC_NATS_URL"] = ns.ClientURL()
+		senv["MLC_HTTP_ADDR"] = st.Services[i].Addr
 		out, err := st.logWriter(o, svc.Spec.Name)
 		if err != nil {
 			st.Stop()
 			return nil, err
 		}
-		st.Services = append(st.Services, Running{Name: svc.Spec.Name, Addr: addr})
 		st.wg.Add(1)
 		go func() {
 			defer st.wg.Done()
-			if err := svc.Run(sctx, env, out); err != nil {
+			if err := svc.Run(sctx, senv, out); err != nil {
 				st.mu.Lock()
 				st.errs = append(st.errs, fmt.Errorf("%s: %w", svc.Spec.Name, err))
 				st.mu.Unlock()
@@ -114,7 +135,89 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 		st.Stop()
 		return nil, err
 	}
+	if st.Sims != nil && o.OrdersPerSecond > 0 {
+		st.wg.Add(1)
+		go func() {
+			defer st.wg.Done()
+			_ = st.Sims.Commerce.RunGenerator(sctx, o.OrdersPerSecond, "default")
+		}()
+	}
 	return st, nil
+}
+
+// baseEnv is the environment every service gets: the caller's, a shutdown
+// grace that suits a terminal, and a master key.
+func baseEnv(o Options) (map[string]string, error) {
+	env := maps.Clone(o.Env)
+	if env == nil {
+		env = map[string]string{}
+	}
+	if _, ok := env["MLC_SHUTDOWN_TIMEOUT"]; !ok {
+		env["MLC_SHUTDOWN_TIMEOUT"] = "10s"
+	}
+	if env[secrets.EnvMasterKey] == "" && env[secrets.EnvMasterKeyFile] == "" {
+		path := filepath.Join(o.Dir, "master.key")
+		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+			key, err := secrets.GenerateKey()
+			if err != nil {
+				return nil, err
+			}
+			if err := os.WriteFile(path, []byte(base64.StdEncoding.EncodeToString(key)), 0o600); err != nil {
+				return nil, err
+			}
+		}
+		env[secrets.EnvMasterKeyFile] = path
+	}
+	return env, nil
+}
+
+// startSims runs both simulators, points Commerce's webhooks at ingest and
+// stores working connections to them, as `mlc connect` would.
+func (st *Stack) startSims(ctx context.Context, o Options, env map[string]string) error {
+	so := o.Sims
+	if so.Dir == "" {
+		so.Dir = filepath.Join(o.Dir, "sim")
+	}
+	if so.Commerce.Webhooks.BaseURL == "" {
+		for _, r := range st.Services {
+			if r.Name == fleet.Ingest {
+				so.Commerce.Webhooks.BaseURL = "http://" + r.Addr + "/webhooks/commerce"
+			}
+		}
+		if so.Commerce.Webhooks.Timeout == 0 {
+			so.Commerce.Webhooks.Timeout = 2 * time.Second
+			so.Commerce.Webhooks.SoftTimeout = 500 * time.Millisecond
+		}
+	}
+	sims, err := StartSims(so)
+	if err != nil {
+		return err
+	}
+	st.Sims = sims
+	keys, err := secrets.LoadKeyring(func(k string) string { return env[k] })
+	if err != nil {
+		return err
+	}
+	nc, js, err := stream.Connect(st.NATS.ClientURL(), "", "mlc-dev", zerolog.Nop())
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	kv, err := js.KeyValue(ctx, secrets.Bucket)
+	if err != nil {
+		return err
+	}
+	creds := secrets.NewStore(kv, keys)
+	conns, err := sims.CommerceConnections()
+	if err != nil {
+		return err
+	}
+	for _, c := range conns {
+		if err := connection.SaveCommerce(ctx, creds, c); err != nil {
+			return err
+		}
+	}
+	return connection.SaveNetSuite(ctx, creds, sims.NetSuiteConnection())
 }
 
 func startNATS(o Options) (*server.Server, error) {
@@ -227,6 +330,11 @@ func (st *Stack) Stop() error {
 		st.cancel()
 	}
 	st.wg.Wait()
+	if st.Sims != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_ = st.Sims.Stop(ctx)
+		cancel()
+	}
 	st.shutdownNATS()
 	for _, f := range st.files {
 		f.Close()

@@ -9,6 +9,8 @@ import (
 
 	"github.com/ml-connector/ml-connector/pkg/devstack"
 	"github.com/ml-connector/ml-connector/pkg/fleet"
+	"github.com/ml-connector/ml-connector/pkg/natstest"
+	"github.com/ml-connector/ml-connector/pkg/sim/commercesim"
 )
 
 type syncBuffer struct {
@@ -40,6 +42,34 @@ func TestStackComesUpReadyAndStopsCleanly(t *testing.T) {
 		if resp.StatusCode != http.StatusOK {
 			t.Errorf("%s /readyz = %d", r.Name, resp.StatusCode)
 		}
+	}
+	// The simulators are wired in: an order placed in the Commerce simulator
+	// reaches ingest as a signed webhook and is stored on COMMERCE.
+	if st.Sims == nil {
+		t.Fatal("no simulators running")
+	}
+	o, err := st.Sims.Commerce.PlaceOrder(context.Background(), "default", commercesim.OrderSpec{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.Delivery == nil || !o.Delivery.Success {
+		t.Fatalf("webhook to ingest failed: %+v", o.Delivery)
+	}
+	_, js := natstest.Connect(t, st.NATS)
+	cs, err := js.Stream(context.Background(), "COMMERCE")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cs.GetLastMsgForSubject(context.Background(), "commerce.order.placed.default"); err != nil {
+		t.Fatalf("order not on COMMERCE: %v", err)
+	}
+	// The stored NetSuite connection works against the NetSuite simulator.
+	ns, err := st.Sims.NetSuiteConnection().Client()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ns.Token(context.Background()); err != nil {
+		t.Fatalf("token from the NetSuite simulator: %v", err)
 	}
 	if err := st.Stop(); err != nil {
 		t.Fatalf("Stop: %v", err)

@@ -233,6 +233,11 @@ func (c *Client) TokenURL() string { return c.tokens.tokenURL }
 // Algorithm is the JWT algorithm the client signs with.
 func (c *Client) Algorithm() string { return c.tokens.signer.method.Alg() }
 
+// ClientAssertion returns a freshly signed client assertion (valid five
+// minutes), for diagnostics such as a curl session against the token
+// endpoint. It is a credential: never log it.
+func (c *Client) ClientAssertion() (string, error) { return c.tokens.signer.sign(c.now()) }
+
 // Limiter is the client's concurrency limiter.
 func (c *Client) Limiter() *Limiter { return c.limiter }
 
