@@ -17,6 +17,7 @@ func newRootCmd() *cobra.Command {
 	root.PersistentFlags().String("server", "", "NATS URL (default $MLC_NATS_URL or nats://127.0.0.1:4222)")
 	root.AddCommand(
 		newDevCmd(),
+		newSimCmd(),
 		newStreamsCmd(),
 		newConnectCmd(),
 		newCredentialsCmd(),

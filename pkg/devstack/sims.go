@@ -47,6 +47,9 @@ type Sims struct {
 	CommerceURL string
 	KeyFile     string // the NetSuite client's private key (PEM)
 	WebhookKey  *rsa.PrivateKey
+	// WebhookPublicKeyFile holds the webhook key's public half, as the
+	// Commerce admin shows it (for `mlc connect commerce`).
+	WebhookPublicKeyFile string
 
 	netsuiteKeyPEM []byte
 	servers        []*http.Server
@@ -77,6 +80,14 @@ func StartSims(o SimOptions) (*Sims, error) {
 		return nil, err
 	}
 	s.WebhookKey = whKey.(*rsa.PrivateKey)
+	pub, err := publicPEM(s.WebhookKey)
+	if err != nil {
+		return nil, err
+	}
+	s.WebhookPublicKeyFile = filepath.Join(o.Dir, "commerce-webhook-public.pem")
+	if err := os.WriteFile(s.WebhookPublicKeyFile, []byte(pub), 0o644); err != nil {
+		return nil, err
+	}
 
 	nsCfg := o.NetSuite
 	if nsCfg.AccountID == "" {
@@ -130,11 +141,10 @@ func (s *Sims) NetSuiteConnection() connection.NetSuite {
 // CommerceConnections are working connections to every simulated store,
 // verifying webhooks with the simulator's signing key.
 func (s *Sims) CommerceConnections() ([]connection.Commerce, error) {
-	der, err := x509.MarshalPKIXPublicKey(&s.WebhookKey.PublicKey)
+	pub, err := publicPEM(s.WebhookKey)
 	if err != nil {
 		return nil, err
 	}
-	pub := string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))
 	cfg := s.Commerce.Config()
 	oa := cfg.OAuth1
 	var out []connection.Commerce
@@ -171,6 +181,14 @@ func (s *Sims) Stop(ctx context.Context) error {
 		s.Commerce.Close()
 	}
 	return errors.Join(errs...)
+}
+
+func publicPEM(k *rsa.PrivateKey) (string, error) {
+	der, err := x509.MarshalPKIXPublicKey(&k.PublicKey)
+	if err != nil {
+		return "", err
+	}
+	return string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})), nil
 }
 
 // loadOrCreateKey reads a PKCS#8 private key from path, or generates one and
