@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"time"
 
@@ -73,8 +72,8 @@ func openBucket(ctx context.Context, js jetstream.JetStream, name string) (jetst
 	return kv, nil
 }
 
-// isTerminal reports whether r is an interactive terminal.
-func isTerminal(r io.Reader) bool {
+// isTerminal reports whether r (a reader or a writer) is an interactive terminal.
+func isTerminal(r any) bool {
 	f, ok := r.(*os.File)
 	return ok && term.IsTerminal(int(f.Fd()))
 }
