@@ -17,7 +17,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"runtime"
 	"sort"
 	"strings"
@@ -30,6 +29,7 @@ import (
 
 	"github.com/ml-connector/ml-connector/pkg/commerce"
 	"github.com/ml-connector/ml-connector/pkg/connection"
+	"github.com/ml-connector/ml-connector/pkg/devstack"
 	"github.com/ml-connector/ml-connector/pkg/ingest"
 	"github.com/ml-connector/ml-connector/pkg/secrets"
 	"github.com/ml-connector/ml-connector/pkg/sim/commercesim"
@@ -76,14 +76,9 @@ func StartIngest(ctx context.Context, o TargetOptions) (*IngestTarget, error) {
 		}
 		t.dir = d
 	}
-	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true,
-		StoreDir: filepath.Join(t.dir, "jetstream"), SyncAlways: o.SyncAlways, NoLog: true, NoSigs: true})
+	ns, err := devstack.StartNATS(t.dir, -1, o.SyncAlways)
 	if err != nil {
 		return nil, err
-	}
-	go ns.Start()
-	if !ns.ReadyForConnections(10 * time.Second) {
-		return nil, errors.New("bench: embedded nats not ready")
 	}
 	t.ns = ns
 	if err := t.prepare(ctx); err != nil {

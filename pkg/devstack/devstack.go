@@ -82,7 +82,7 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	if err != nil {
 		return nil, err
 	}
-	ns, err := startNATS(o)
+	ns, err := StartNATS(o.Dir, o.NATSPort, o.SyncAlways)
 	if err != nil {
 		return nil, err
 	}
@@ -220,8 +220,9 @@ func (st *Stack) startSims(ctx context.Context, o Options, env map[string]string
 	return connection.SaveNetSuite(ctx, creds, sims.NetSuiteConnection())
 }
 
-func startNATS(o Options) (*server.Server, error) {
-	port := o.NATSPort
+// StartNATS starts an embedded JetStream server on loopback with its store
+// under dir/jetstream; port 0 or -1 picks a free port.
+func StartNATS(dir string, port int, syncAlways bool) (*server.Server, error) {
 	if port == 0 {
 		port = -1
 	}
@@ -230,8 +231,8 @@ func startNATS(o Options) (*server.Server, error) {
 		Host:       "127.0.0.1",
 		Port:       port,
 		JetStream:  true,
-		StoreDir:   filepath.Join(o.Dir, "jetstream"),
-		SyncAlways: o.SyncAlways,
+		StoreDir:   filepath.Join(dir, "jetstream"),
+		SyncAlways: syncAlways,
 		NoLog:      true,
 		NoSigs:     true,
 	}
@@ -242,7 +243,7 @@ func startNATS(o Options) (*server.Server, error) {
 	go ns.Start()
 	if !ns.ReadyForConnections(10 * time.Second) {
 		ns.Shutdown()
-		return nil, fmt.Errorf("embedded nats not ready on port %d (in use?)", o.NATSPort)
+		return nil, fmt.Errorf("embedded nats not ready on port %d (in use?)", port)
 	}
 	return ns, nil
 }

@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -141,5 +144,17 @@ func (rt *Runtime) close() {
 	case <-closed:
 	case <-time.After(5 * time.Second):
 		rt.NC.Close()
+	}
+}
+
+// Main is what a service binary's main calls: it runs run with a context
+// cancelled by SIGINT or SIGTERM and exits non-zero when run fails.
+func Main(name string, run func(ctx context.Context) error) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx)
+	stop()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
+		os.Exit(1)
 	}
 }

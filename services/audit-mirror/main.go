@@ -4,26 +4,16 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/ml-connector/ml-connector/pkg/fleet"
 	"github.com/ml-connector/ml-connector/pkg/service"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx); err != nil {
-		fmt.Fprintln(os.Stderr, "audit-mirror:", err)
-		os.Exit(1)
-	}
-}
+func main() { service.Main(fleet.AuditMirror, run) }
 
 func run(ctx context.Context) error {
-	svc, err := fleet.Lookup("audit-mirror")
+	svc, err := fleet.Lookup(fleet.AuditMirror)
 	if err != nil {
 		return err
 	}

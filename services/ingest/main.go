@@ -4,26 +4,16 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/ml-connector/ml-connector/pkg/fleet"
 	"github.com/ml-connector/ml-connector/pkg/service"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx); err != nil {
-		fmt.Fprintln(os.Stderr, "ingest:", err)
-		os.Exit(1)
-	}
-}
+func main() { service.Main(fleet.Ingest, run) }
 
 func run(ctx context.Context) error {
-	svc, err := fleet.Lookup("ingest")
+	svc, err := fleet.Lookup(fleet.Ingest)
 	if err != nil {
 		return err
 	}
