@@ -61,6 +61,7 @@ func idle(spec service.Spec) Service {
 		if err != nil {
 			return err
 		}
+		rt.Log.Info().Interface("config", service.Describe(base)).Msg("configured; idle: this service's processing is not built yet")
 		return rt.Serve(ctx)
 	}}
 }

@@ -143,17 +143,8 @@ func newHarness(t *testing.T, o options) *harness {
 	runCtx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- ingest.Run(runCtx, env, h.logs) }()
-	h.stop = func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("ingest.Run: %v", err)
-			}
-		case <-time.After(15 * time.Second):
-			t.Error("ingest did not stop")
-		}
-	}
+	var once sync.Once
+	h.stop = func() { once.Do(func() { stopIngest(t, cancel, done) }) }
 	t.Cleanup(func() {
 		h.stop()
 		if t.Failed() {
@@ -169,6 +160,18 @@ func newHarness(t *testing.T, o options) *harness {
 		return resp.StatusCode == http.StatusOK
 	})
 	return h
+}
+
+func stopIngest(t *testing.T, cancel context.CancelFunc, done <-chan error) {
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("ingest.Run: %v", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Error("ingest did not stop")
+	}
 }
 
 func (h *harness) waitFor(what string, cond func() bool) {

@@ -60,6 +60,7 @@ func Run(ctx context.Context, environ map[string]string, logOut io.Writer) error
 	if err != nil {
 		return err
 	}
+	rt.Log.Info().Interface("config", service.Describe(cfg)).Msg("configured")
 	credKV, err := rt.JS.KeyValue(ctx, secrets.Bucket)
 	if err != nil {
 		return err

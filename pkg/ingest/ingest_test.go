@@ -262,3 +262,31 @@ func TestIOEventsChallenge(t *testing.T) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+func TestLogsCarryRequestIDAndKeyButNoSecrets(t *testing.T) {
+	h := newHarness(t, options{})
+	o, err := h.sim.PlaceOrder(context.Background(), "default", commercesim.OrderSpec{Email: "private.buyer@example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig := o.Delivery.Header.Get("X-Adobe-Commerce-Webhook-Signature")
+	// A rejected request is logged too (at warn, always on).
+	tampered := []byte(strings.Replace(string(o.Delivery.Body), o.IncrementID, "999999999", 1))
+	if status, _ := h.post("/webhooks/commerce/order-placed", tampered, o.Delivery.Header); status != http.StatusUnauthorized {
+		t.Fatalf("tampered: %d", status)
+	}
+	h.stop()
+	logs := h.logs.String()
+	if !strings.Contains(logs, o.Delivery.RequestID) || !strings.Contains(logs, "order:default:"+o.IncrementID) {
+		t.Errorf("logs lack the Commerce request id or the business key:\n%s", logs)
+	}
+	oa := commercesim.DefaultOAuth1()
+	for name, secret := range map[string]string{
+		"consumer secret": oa.ConsumerSecret, "token secret": oa.AccessTokenSecret, "access token": oa.AccessToken,
+		"webhook signature": sig, "buyer e-mail": "private.buyer@example.com",
+	} {
+		if secret != "" && strings.Contains(logs, secret) {
+			t.Errorf("logs contain the %s", name)
+		}
+	}
+}

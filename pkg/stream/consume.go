@@ -163,7 +163,13 @@ func Consume(ctx context.Context, js jetstream.JetStream, stream, durable string
 			return nil
 		}
 		if err != nil {
+			// Missed heartbeats, a consumer being recreated, a leader
+			// election: the iterator recovers by itself; do not spin.
 			o.log.Warn().Err(err).Str("consumer", durable).Msg("pull failed; retrying")
+			select {
+			case <-ctx.Done():
+			case <-time.After(250 * time.Millisecond):
+			}
 			continue
 		}
 		sem <- struct{}{}
@@ -193,7 +199,10 @@ func ConsumeBatch(ctx context.Context, js jetstream.JetStream, stream, durable s
 				return nil
 			}
 			o.log.Warn().Err(err).Str("consumer", durable).Msg("fetch failed; retrying")
-			time.Sleep(o.batchWait)
+			select {
+			case <-ctx.Done():
+			case <-time.After(o.batchWait):
+			}
 			continue
 		}
 		var msgs []jetstream.Msg

@@ -282,3 +282,38 @@ func TestFullJitterBounds(t *testing.T) {
 		}
 	}
 }
+
+func TestConsumeBatchAcksOrNaksWholeBatch(t *testing.T) {
+	js := setup(t, 5)
+	for i := range 30 {
+		publish(t, js, "work.a", fmt.Sprint(i))
+	}
+	var calls atomic.Int32
+	var handled atomic.Int32
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- stream.ConsumeBatch(ctx, js, "WORK", "w", func(_ context.Context, msgs []jetstream.Msg) error {
+			// The first batch fails as a whole (ClickHouse down) and is redelivered.
+			if calls.Add(1) == 1 {
+				return errors.New("clickhouse: connection refused")
+			}
+			handled.Add(int32(len(msgs)))
+			return nil
+		}, stream.WithBatch(10, 200*time.Millisecond), stream.WithBackoff(noDelay))
+	}()
+	waitFor(t, "every message handled after the failed batch", func() bool {
+		p, a := pending(t, js)
+		return p == 0 && a == 0 && handled.Load() >= 30
+	})
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if got := handled.Load(); got != 30 {
+		t.Fatalf("handled %d messages, want exactly 30 (failed batch redelivered once)", got)
+	}
+	if dlqCount(t, js) != 0 {
+		t.Fatal("a retryable batch failure dead-lettered messages")
+	}
+}
