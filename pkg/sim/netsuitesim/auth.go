@@ -245,6 +245,17 @@ func (s *Server) authenticate(r *http.Request) *apiError {
 	return nil
 }
 
+// ExpireTokens makes every access token issued so far expired, as if its
+// lifetime had passed: the next API call with one gets 401 INVALID_LOGIN.
+func (s *Server) ExpireTokens() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := time.Now()
+	for t := range s.tokens {
+		s.tokens[t] = now
+	}
+}
+
 func errInvalidLogin() *apiError {
 	return newErr(http.StatusUnauthorized, "INVALID_LOGIN", detailInvalidLogin)
 }

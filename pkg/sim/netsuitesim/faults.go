@@ -18,6 +18,10 @@ const (
 	FaultDropAfterWrite
 	// FaultWorkflowLock answers 400 USER_ERROR "locked by a user defined workflow".
 	FaultWorkflowLock
+	// FaultConcurrencyLimit answers as if the account were at its
+	// concurrency limit: the exact 429 body of ref §10 (or the 401 quirk
+	// when Config.Quirk401), without having to race requests.
+	FaultConcurrencyLimit
 )
 
 func (k FaultKind) String() string {
@@ -28,6 +32,8 @@ func (k FaultKind) String() string {
 		return "drop-after-write"
 	case FaultWorkflowLock:
 		return "workflow-lock"
+	case FaultConcurrencyLimit:
+		return "concurrency-limit"
 	}
 	return "none"
 }

@@ -110,3 +110,22 @@ func TestAsyncWritesAndIdempotency(t *testing.T) {
 	}
 	e.mustStatus(e.do("GET", "/services/rest/async/v1/job/999", nil), http.StatusNotFound)
 }
+
+func TestFailNextConcurrencyLimitAndExpireTokens(t *testing.T) {
+	e := newEnv(t, Config{})
+	e.s.FailNext("record/v1/customer", 1, FaultConcurrencyLimit)
+	r := e.mustStatus(e.do("GET", rec+"customer/eid:none", nil), http.StatusTooManyRequests)
+	if string(r.body) != concurrencyBodyExact || r.header.Get("Retry-After") != "" {
+		t.Fatalf("429 body %s", r.body)
+	}
+	if e.s.Stats().Throttled != 1 {
+		t.Fatalf("stats %+v", e.s.Stats())
+	}
+	e.mustStatus(e.do("GET", rec+"customer/eid:none", nil), http.StatusNotFound)
+
+	e.s.ExpireTokens()
+	r = e.mustStatus(e.do("GET", rec+"customer/eid:none", nil), http.StatusUnauthorized)
+	if r.errorCode(t) != "INVALID_LOGIN" {
+		t.Fatalf("%s", r.body)
+	}
+}

@@ -236,6 +236,10 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, body []byte) {
 		writeAPIError(w, errUnexpected(s.errorID()))
 		return
 	}
+	if f == FaultConcurrencyLimit {
+		s.throttled(w, r)
+		return
+	}
 	if f == FaultWorkflowLock {
 		s.countError()
 		writeAPIError(w, newErr(http.StatusBadRequest, "USER_ERROR", detailWorkflowLock))
