@@ -176,6 +176,8 @@ func decodeWebhook(kind, store string, raw []byte) (f Fact, ignore string, err e
 			return f, "", err
 		}
 		f.Entity, f.ID = "customer", CustomerKey(c.ID, c.Email)
+	default:
+		return f, "", fmt.Errorf("unknown webhook kind %q", kind)
 	}
 	return f, "", nil
 }
