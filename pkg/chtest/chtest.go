@@ -1,7 +1,7 @@
 // Package chtest gives tests a real ClickHouse server: Debian's
 // clickhouse-server started on free ports with a throwaway data directory
-// and config, stopped when the test ends. scripts/test.sh installs the
-// package when it is missing.
+// and config, stopped when the test ends. When the package is missing it is
+// installed with apt-get (as root; scripts/test.sh does the same up front).
 //
 // Without a server binary the test fails under CI=true and is skipped, with
 // the reason, on a developer machine. MLC_CLICKHOUSE_DSN points tests at an
@@ -11,12 +11,15 @@ package chtest
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -52,7 +55,12 @@ func Start(t testing.TB) *Server {
 	}
 	bin := findBinary()
 	if bin == "" {
-		unavailable(t, "clickhouse-server is not installed (scripts/test.sh installs Debian's clickhouse-server)")
+		if err := install(); err != nil {
+			unavailable(t, "clickhouse-server is not installed and could not be: "+err.Error())
+		}
+		if bin = findBinary(); bin == "" {
+			unavailable(t, "clickhouse-server is still missing after installing the Debian package")
+		}
 	}
 	dir := t.TempDir()
 	tcp, http := freePort(t), freePort(t)
@@ -91,6 +99,54 @@ func unavailable(t testing.TB, why string) {
 		t.Fatalf("chtest: ClickHouse is required in CI: %s", why)
 	}
 	t.Skipf("chtest: skipping, ClickHouse unavailable: %s", why)
+}
+
+// install puts Debian's clickhouse-server on the machine when we are root
+// and have apt-get. A lock file keeps test binaries running in parallel
+// from racing each other into dpkg.
+func install() error {
+	if os.Geteuid() != 0 {
+		return errors.New("not root, cannot apt-get install clickhouse-server")
+	}
+	apt, err := exec.LookPath("apt-get")
+	if err != nil {
+		return errors.New("no apt-get on this machine")
+	}
+	lock, err := os.OpenFile(filepath.Join(os.TempDir(), "mlc-chtest-install.lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return err
+	}
+	defer lock.Close()
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+		return err
+	}
+	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
+	if findBinary() != "" { // another test binary installed it while we waited
+		return nil
+	}
+	run := func(args ...string) error {
+		cmd := exec.Command(apt, args...)
+		cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("apt-get %s: %w: %s", strings.Join(args, " "), err, lastLines(out, 5))
+		}
+		return nil
+	}
+	if err := run("install", "-y", "-qq", "clickhouse-server"); err != nil {
+		if uerr := run("update", "-qq"); uerr != nil {
+			return uerr
+		}
+		return run("install", "-y", "-qq", "clickhouse-server")
+	}
+	return nil
+}
+
+func lastLines(b []byte, n int) string {
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
 }
 
 func findBinary() string {
