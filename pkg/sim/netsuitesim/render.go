@@ -396,7 +396,7 @@ func pageEnvelope(total, limit, offset int, self string, q url.Values) (pageRang
 	}
 	links := []any{}
 	if offset > 0 {
-		links = append(links, link("previous", href(max(offset-limit, 0))))
+		links = append(links, link("prev", href(max(offset-limit, 0))))
 	}
 	links = append(links, link("first", href(0)))
 	if hasMore {
