@@ -65,6 +65,7 @@ func transcriptItems() []netsuitetest.Item {
 		{ID: "98", ItemID: "TEE-M", Type: "InvtPart"},
 		{ID: "99", ItemID: "TEE-L", Type: "InvtPart"},
 		{ID: "100", ItemID: "TEE-XL", Type: "InvtPart", Inactive: true},
+		{ID: "101", ItemID: "TEE-S", Type: "InvtPart"},
 	}
 }
 
@@ -443,10 +444,14 @@ func (ts *transcript) suiteQL(w http.ResponseWriter, r *http.Request, body []byt
 	hasMore := offset+len(page) < total
 	self := ts.base + "/services/rest/query/v1/suiteql?limit=" + strconv.Itoa(limit) + "&offset="
 	links := `[`
+	if offset > 0 {
+		links += `{"rel":"prev","href":"` + self + strconv.Itoa(offset-limit) + `"},`
+	}
+	links += `{"rel":"first","href":"` + self + `0"},`
 	if hasMore {
 		links += `{"rel":"next","href":"` + self + strconv.Itoa(offset+limit) + `"},`
 	}
-	links += `{"rel":"self","href":"` + self + strconv.Itoa(offset) + `"}]`
+	links += `{"rel":"last","href":"` + self + strconv.Itoa(max(0, (total-1)/limit*limit)) + `"},{"rel":"self","href":"` + self + strconv.Itoa(offset) + `"}]`
 	write(w, http.StatusOK, mediaCollection, `{"links":`+links+`,"count":`+strconv.Itoa(len(page))+`,"hasMore":`+strconv.FormatBool(hasMore)+
 		`,"offset":`+strconv.Itoa(offset)+`,"totalResults":`+strconv.Itoa(total)+`,"items":[`+strings.Join(page, ",")+`]}`)
 }

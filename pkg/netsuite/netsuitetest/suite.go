@@ -42,6 +42,7 @@ func RunConformance(t *testing.T, newBackend NewBackend) {
 		{"ExternalIDCharset", Options{}, testExternalIDCharset},
 		{"SuiteQLPage", Options{}, testSuiteQLPage},
 		{"SuiteQLKeyset", Options{}, testSuiteQLKeyset},
+		{"SuiteQLOffsetLinks", Options{}, testSuiteQLOffsetLinks},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -664,5 +665,47 @@ func testSuiteQLKeyset(t *testing.T, e *env) {
 	}
 	if !sawT || !sawF {
 		t.Errorf("booleans T seen %v, F seen %v: the fixture needs active and inactive items", sawT, sawF)
+	}
+}
+
+// testSuiteQLOffsetLinks: §8 offset paging (a multiple of the limit) and the
+// documented link relations next, prev, first, last, self.
+func testSuiteQLOffsetLinks(t *testing.T, e *env) {
+	var active []Item
+	for _, it := range e.b.Fixture.Items {
+		if !it.Inactive {
+			active = append(active, it)
+		}
+	}
+	if len(active) < 3 {
+		t.Fatalf("the fixture needs at least 3 active items, has %d", len(active))
+	}
+	page, err := e.c.SuiteQL(e.ctx, QueryActiveItems, []string{"0"}, netsuite.Limit(1), netsuite.Offset(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkSuiteQLWire(t, e.rec.api())
+	if page.Offset != 1 || page.Count != 1 || len(page.Items) != 1 || page.Items[0].String("id") != active[1].ID ||
+		page.TotalResults != len(active) || !page.HasMore {
+		t.Errorf("offset 1: %+v", page)
+	}
+	for _, rel := range []string{"prev", "first", "next", "last", "self"} {
+		if !hasRel(page.Links, rel) {
+			t.Errorf("no %q link in %+v (ref §8: next, prev, first, last, self)", rel, page.Links)
+		}
+	}
+	for _, l := range page.Links {
+		u, err := url.Parse(l.Href)
+		if err != nil || !strings.HasSuffix(u.Path, suiteQLPath) {
+			t.Errorf("link %+v", l)
+			continue
+		}
+		want := map[string]string{"prev": "0", "first": "0", "next": "2", "self": "1"}[l.Rel]
+		if got := u.Query().Get("offset"); want != "" && got != want || u.Query().Get("limit") != "1" {
+			t.Errorf("link %s: %s", l.Rel, l.Href)
+		}
+	}
+	if _, err := e.c.SuiteQL(e.ctx, QueryActiveItems, []string{"0"}, netsuite.Limit(2), netsuite.Offset(1)); err == nil {
+		t.Error("an offset that is not a multiple of the limit was sent")
 	}
 }
