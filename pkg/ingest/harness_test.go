@@ -54,6 +54,19 @@ type options struct {
 	poll         bool
 	pollInterval time.Duration
 	env          map[string]string
+	noWebhooks   bool       // the simulator sends no Commerce webhooks
+	io           *ioOptions // the simulator also delivers through Adobe I/O Events
+}
+
+// ioOptions turn on the simulator's I/O Events deliveries to ingest's
+// /webhooks/adobe-io and the store connection's I/O Events keys.
+type ioOptions struct {
+	rule     string          // commercesim.RetryRuleCurrent (default) or RetryRuleLegacy
+	schedule []time.Duration // retry waits; default 8 x 50ms
+	clientID string          // the recipient the store connection accepts; default the simulator's
+	// via, when set, gets ingest's endpoint URL and returns the URL the
+	// simulator posts to (a proxy in front of ingest).
+	via func(target string) string
 }
 
 // harness is ingest running as in production: its own goroutine started by
@@ -104,7 +117,7 @@ func newHarness(t *testing.T, o options) *harness {
 	h.key = testKey(t)
 	addr := freeAddr(t)
 	h.url = "http://" + addr
-	h.sim = commercesim.NewTestServer(t, commercesim.Config{
+	simCfg := commercesim.Config{
 		Seed: 7,
 		Webhooks: commercesim.WebhookConfig{
 			BaseURL:    h.url + "/webhooks/commerce",
@@ -112,14 +125,41 @@ func newHarness(t *testing.T, o options) *harness {
 			Timeout:    5 * time.Second,
 			DropRate:   o.drop,
 		},
-	})
+	}
+	if o.noWebhooks {
+		simCfg.Webhooks.BaseURL = ""
+	}
+	if o.io != nil {
+		target := h.url + "/webhooks/adobe-io"
+		if o.io.via != nil {
+			target = o.io.via(target)
+		}
+		sched := o.io.schedule
+		if sched == nil {
+			sched = []time.Duration{50 * time.Millisecond, 50 * time.Millisecond, 50 * time.Millisecond, 50 * time.Millisecond,
+				50 * time.Millisecond, 50 * time.Millisecond, 50 * time.Millisecond, 50 * time.Millisecond}
+		}
+		simCfg.IOEvents = commercesim.IOEventsConfig{URL: target, ClientID: "mlc-harness-io-client", RetryRule: o.io.rule,
+			RetrySchedule: sched, Timeout: 5 * time.Second}
+	}
+	h.sim = commercesim.NewTestServer(t, simCfg)
 	oa := commercesim.DefaultOAuth1()
-	if err := connection.SaveCommerce(ctx, creds, connection.Commerce{
+	conn := connection.Commerce{
 		Store: "default", BaseURL: h.sim.StoreBaseURL("default"), Flavour: "paas", Auth: "oauth1",
 		OAuth1: connection.OAuth1{ConsumerKey: oa.ConsumerKey, ConsumerSecret: oa.ConsumerSecret,
 			AccessToken: oa.AccessToken, AccessTokenSecret: oa.AccessTokenSecret},
 		Webhook: connection.Webhook{Mode: "rsa", PublicKeys: []string{publicPEM(t, h.key)}},
-	}); err != nil {
+	}
+	if o.io != nil {
+		conn.IOEvents.ClientID = h.sim.IOEventsClientID()
+		if o.io.clientID != "" {
+			conn.IOEvents.ClientID = o.io.clientID
+		}
+		for _, k := range h.sim.IOEventsPublicKeysPEM() {
+			conn.IOEvents.PublicKeys = append(conn.IOEvents.PublicKeys, string(k))
+		}
+	}
+	if err := connection.SaveCommerce(ctx, creds, conn); err != nil {
 		t.Fatal(err)
 	}
 	interval := o.pollInterval
@@ -146,6 +186,9 @@ func newHarness(t *testing.T, o options) *harness {
 	var once sync.Once
 	h.stop = func() { once.Do(func() { stopIngest(t, cancel, done) }) }
 	t.Cleanup(func() {
+		// The simulator's unused keep-alive connections would hold up
+		// ingest's graceful shutdown (I/O Events deliver concurrently).
+		h.sim.CloseIdleConnections()
 		h.stop()
 		if t.Failed() {
 			t.Logf("ingest logs:\n%s", h.logs.String())

@@ -86,7 +86,9 @@ func (s *Server) RegisterCustomer(ctx context.Context, store string, spec Custom
 	s.mu.Lock()
 	s.customers = append(s.customers, c)
 	out := c.clone()
+	value := customerIOValue(c)
 	s.mu.Unlock()
+	s.emitIOEvent("customer_register_success", st, fmt.Sprint(c.ID), value)
 	return out, nil
 }
 
@@ -117,8 +119,7 @@ func (s *Server) Customers() []Customer {
 func customerREST(c *Customer) Object {
 	addrs := []any{}
 	for i, a := range c.Addresses {
-		r := a.rest("")[1:]
-		r = append(Object{{"id", a.ID}, {"customer_id", c.ID}}, r...)
+		r := a.customerREST(c.ID)
 		if i == 0 {
 			r = append(r, KV{"default_billing", true}, KV{"default_shipping", true})
 		}

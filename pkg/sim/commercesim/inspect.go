@@ -12,12 +12,13 @@ import (
 // handleInspect serves /_sim/: our own JSON (encoding/json), for `mlc sim`
 // and the dev stack.
 //
-//	GET  /_sim/deliveries, /_sim/orders, /_sim/invoices, /_sim/customers
+//	GET  /_sim/deliveries, /_sim/io-events, /_sim/orders, /_sim/invoices, /_sim/customers
 //	GET  /_sim/price-writes?sku=, /_sim/stock-writes?sku=, /_sim/requests
 //	POST /_sim/orders         {"store":"default","lines":[{"sku":"MS09","qty":1}],"buyer":"guest",...}
 //	POST /_sim/invoices       {"order_id":12,"state":2}
 //	POST /_sim/customers      {"store":"default","email":...}
 //	POST /_sim/bulk-consumer  {"running":false}
+//	POST /_sim/io-events/challenge  (runs ChallengeIOEvents)
 func (s *Server) handleInspect(w http.ResponseWriter, r *http.Request) {
 	what := strings.TrimPrefix(r.URL.Path, "/_sim/")
 	reply := func(status int, v any) {
@@ -29,6 +30,14 @@ func (s *Server) handleInspect(w http.ResponseWriter, r *http.Request) {
 	switch r.Method + " " + what {
 	case "GET deliveries":
 		reply(http.StatusOK, s.deliveryViews())
+	case "GET io-events":
+		reply(http.StatusOK, s.ioEventViews())
+	case "POST io-events/challenge":
+		if err := s.ChallengeIOEvents(r.Context()); err != nil {
+			fail(http.StatusBadGateway, err)
+			return
+		}
+		reply(http.StatusOK, map[string]bool{"echoed": true})
 	case "GET orders":
 		reply(http.StatusOK, s.Orders())
 	case "GET invoices":
@@ -144,6 +153,22 @@ func (s *Server) deliveryViews() []deliveryView {
 	out := make([]deliveryView, len(ds))
 	for i, d := range ds {
 		out[i] = deliveryView{Delivery: d, Body: string(d.Body), DurationMS: d.Duration.Milliseconds()}
+	}
+	return out
+}
+
+// ioEventView is an IOEventDelivery with the body as text.
+type ioEventView struct {
+	IOEventDelivery
+	Body        string `json:"Body"`
+	StatusCodes []int  `json:"StatusCodes"`
+}
+
+func (s *Server) ioEventViews() []ioEventView {
+	ds := s.IOEventDeliveries()
+	out := make([]ioEventView, len(ds))
+	for i, d := range ds {
+		out[i] = ioEventView{IOEventDelivery: d, Body: string(d.Body), StatusCodes: d.StatusCodes()}
 	}
 	return out
 }

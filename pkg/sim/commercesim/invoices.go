@@ -77,6 +77,7 @@ func (s *Server) SaveInvoice(ctx context.Context, orderEntityID, state int) (Inv
 	}
 
 	s.mu.Lock()
+	defer s.emitIOEvent("sales_order_invoice_save_after", st, inv.IncrementID, invoiceIOValue(inv))
 	defer s.mu.Unlock()
 	if existing != nil {
 		*existing = *inv

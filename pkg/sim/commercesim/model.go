@@ -52,6 +52,26 @@ func (a Address) rest(addrType string) Object {
 	return o
 }
 
+// customerREST is the customer address of GET V1/customers
+// (Magento\Customer\Api\Data\AddressInterface): region is a
+// RegionInterface object, unlike the order address's plain string; no
+// address_type and no email.
+func (a Address) customerREST(customerID int) Object {
+	street := make([]any, len(a.Street))
+	for i, s := range a.Street {
+		street[i] = s
+	}
+	o := Object{{"id", a.ID}, {"customer_id", customerID},
+		{"region", Object{{"region_code", nullIfEmpty(a.RegionCode)}, {"region", a.Region}, {"region_id", a.RegionID}}},
+		{"region_id", a.RegionID}, {"country_id", a.CountryID}, {"street", street}}
+	if a.Company != "" {
+		o = append(o, KV{"company", a.Company})
+	}
+	return append(o, Object{
+		{"telephone", a.Telephone}, {"postcode", a.Postcode}, {"city", a.City}, {"firstname", a.Firstname}, {"lastname", a.Lastname},
+	}...)
+}
+
 // model is the address model's data: street is one newline-joined string.
 func (a Address) model(addrType string) Object {
 	street := ""

@@ -179,16 +179,23 @@ func (s *Server) PlaceOrder(ctx context.Context, store string, spec OrderSpec) (
 	d, aborted := s.fire(ctx, "sales_order_place_after", "/order-placed", st.Code, o.IncrementID, body)
 
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if d != nil {
 		o.Delivery = d
 	}
 	if aborted {
-		return o.clone(), fmt.Errorf("place order %s: %w", o.IncrementID, ErrCheckoutAborted)
+		out := o.clone()
+		s.mu.Unlock()
+		return out, fmt.Errorf("place order %s: %w", o.IncrementID, ErrCheckoutAborted)
 	}
 	o.Placed = true
 	o.VisibleAt = s.nowLocked().Add(s.cfg.CommitDelay)
-	return o.clone(), nil
+	out := o.clone()
+	value := s.orderIOValueLocked(o)
+	s.mu.Unlock()
+	// I/O Events only learn of committed orders: the queued event rolls back
+	// with an aborted checkout.
+	s.emitIOEvent("sales_order_place_after", st, o.IncrementID, value)
+	return out, nil
 }
 
 func (s *Server) buildOrderLocked(st Store, spec OrderSpec, cust *Customer) (*Order, error) {

@@ -30,7 +30,12 @@
 // module's response judgement. Orders become visible through REST only
 // Config.CommitDelay after their webhook; RollbackOrder makes a phantom.
 //
-// Inspection: Deliveries, Orders, Invoices, Customers, PriceWrites,
+// I/O Events (Config.IOEvents.URL set): the same three events are also
+// delivered asynchronously as Adobe I/O Events CloudEvents, signed twice over
+// the raw body, retried on the configured schedule under the "current" or
+// "legacy" retry rule (ref §6); ChallengeIOEvents probes the endpoint.
+//
+// Inspection: Deliveries, IOEventDeliveries, Orders, Invoices, Customers, PriceWrites,
 // StockWrites, Requests, and the same as JSON under /_sim/ (see handleInspect).
 package commercesim
 
@@ -132,6 +137,7 @@ type Config struct {
 	BearerEnabled bool
 	IMS           IMSConfig
 	Webhooks      WebhookConfig
+	IOEvents      IOEventsConfig
 	CommitDelay   time.Duration
 	InputLimits   bool
 	RateLimit     int
@@ -169,11 +175,15 @@ type Server struct {
 	orderSeq        map[int]int
 	invoiceSeq      map[int]int
 
-	deliveries  []Delivery
-	priceWrites map[string][]PriceWrite
-	stockWrites map[string][]StockWrite
-	sourceItems map[string]*sourceItem // key sku|source
-	requests    []RequestRecord
+	deliveries   []Delivery
+	io           *ioEvents
+	ioDeliveries []*IOEventDelivery
+	ioPending    int           // deliveries still running
+	ioIdle       chan struct{} // closed when ioPending drops to 0
+	priceWrites  map[string][]PriceWrite
+	stockWrites  map[string][]StockWrite
+	sourceItems  map[string]*sourceItem // key sku|source
+	requests     []RequestRecord
 
 	nonces    map[string]int64 // consumer|nonce -> timestamp
 	imsTokens map[string]time.Time
@@ -242,8 +252,11 @@ func New(cfg Config) *Server {
 			cfg.Webhooks.Mode = "none"
 		}
 	}
+	io := newIOEvents(cfg.IOEvents)
+	cfg.IOEvents = io.cfg
 	seed := uint64(cfg.Seed)
 	s := &Server{
+		io:              io,
 		cfg:             cfg,
 		clock:           time.Now,
 		rng:             rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
@@ -288,7 +301,9 @@ func NewTestServer(t testing.TB, cfg Config) *Server {
 func (s *Server) Close() {
 	s.closeOnce.Do(func() {
 		close(s.done)
+		s.io.cancel() // abandons pending I/O Events retries
 		s.wg.Wait()
+		s.CloseIdleConnections()
 		s.mu.Lock()
 		ts := s.ts
 		s.mu.Unlock()
@@ -297,6 +312,12 @@ func (s *Server) Close() {
 		}
 	})
 }
+
+// CloseIdleConnections closes the kept-alive connections of webhook and I/O
+// Events deliveries. Concurrent deliveries can leave a dialled but never
+// used connection behind, which an http.Server's graceful Shutdown waits up
+// to 5 s for; call this before shutting a receiver down.
+func (s *Server) CloseIdleConnections() { s.hookClient.CloseIdleConnections() }
 
 // SetBaseURL sets the public scheme://host:port the simulator is reached at.
 // OAuth signatures are verified against this URL, as Commerce verifies
