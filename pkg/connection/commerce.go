@@ -98,6 +98,9 @@ func (c Commerce) Validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("webhook mode %q: want rsa, hmac or none", c.Webhook.Mode))
 	}
+	if len(c.IOEvents.PublicKeys) > 0 && c.IOEvents.ClientID == "" {
+		errs = append(errs, errors.New("I/O Events needs the client id deliveries must be addressed to (recipient_client_id)"))
+	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("commerce connection %q: %w", c.Store, err)
 	}

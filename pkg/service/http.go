@@ -94,10 +94,13 @@ func (h *HTTPServer) Serve(ctx context.Context, grace time.Duration) error {
 		return fmt.Errorf("http server: %w", err)
 	case <-ctx.Done():
 	}
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), grace)
+	// Half the grace for in-flight requests (a webhook waits at most its
+	// ack timeout); then close what is left, such as connections a client
+	// opened but never used, which Shutdown would otherwise wait on.
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), grace/2)
 	defer cancel()
 	if err := h.srv.Shutdown(sctx); err != nil {
-		return fmt.Errorf("http shutdown: %w", err)
+		_ = h.srv.Close()
 	}
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
