@@ -7,7 +7,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ml-connector/ml-connector/pkg/stream"
-	"github.com/ml-connector/ml-connector/streams"
 )
 
 func newStreamsCmd() *cobra.Command {
@@ -17,15 +16,11 @@ func newStreamsCmd() *cobra.Command {
 		Use:   "apply",
 		Short: "Create or update every stream, consumer and bucket (a second run changes nothing)",
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			defs, err := stream.Load(streams.FS)
-			if err != nil {
-				return err
-			}
 			_, js, err := stream.Connect(natsURL(cmd), os.Getenv("MLC_NATS_CREDS"), "mlc-cli", zerolog.Nop())
 			if err != nil {
 				return err
 			}
-			res, err := stream.Apply(cmd.Context(), js, defs, stream.WithReplicas(replicas))
+			res, err := stream.ApplyDeclared(cmd.Context(), js, nil, stream.WithReplicas(replicas))
 			if err != nil {
 				return err
 			}

@@ -34,7 +34,6 @@ import (
 	"github.com/ml-connector/ml-connector/pkg/secrets"
 	"github.com/ml-connector/ml-connector/pkg/sim/commercesim"
 	"github.com/ml-connector/ml-connector/pkg/stream"
-	"github.com/ml-connector/ml-connector/streams"
 )
 
 // IngestTarget is an ingest service running in-process on an embedded
@@ -94,12 +93,8 @@ func (t *IngestTarget) prepare(ctx context.Context) error {
 		return err
 	}
 	defer nc.Close()
-	defs, err := stream.Load(streams.FS)
-	if err != nil {
-		return err
-	}
 	spec := ingest.ServiceSpec()
-	if _, err := stream.Apply(ctx, js, defs.Only(spec.Streams, spec.Buckets)); err != nil {
+	if _, err := stream.ApplyDeclared(ctx, js, &stream.Selection{Streams: spec.Streams, Buckets: spec.Buckets}); err != nil {
 		return err
 	}
 	master, err := secrets.GenerateKey()

@@ -26,7 +26,6 @@ import (
 	"github.com/ml-connector/ml-connector/pkg/fleet"
 	"github.com/ml-connector/ml-connector/pkg/secrets"
 	"github.com/ml-connector/ml-connector/pkg/stream"
-	"github.com/ml-connector/ml-connector/streams"
 )
 
 // Options configure a dev stack. Zero ports pick free ones.
@@ -254,11 +253,7 @@ func (st *Stack) applyStreams(ctx context.Context) error {
 		return err
 	}
 	defer nc.Close()
-	defs, err := stream.Load(streams.FS)
-	if err != nil {
-		return err
-	}
-	_, err = stream.Apply(ctx, js, defs)
+	_, err = stream.ApplyDeclared(ctx, js, nil)
 	return err
 }
 

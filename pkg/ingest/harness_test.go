@@ -29,7 +29,6 @@ import (
 	"github.com/ml-connector/ml-connector/pkg/secrets"
 	"github.com/ml-connector/ml-connector/pkg/sim/commercesim"
 	"github.com/ml-connector/ml-connector/pkg/stream"
-	"github.com/ml-connector/ml-connector/streams"
 )
 
 type syncBuffer struct {
@@ -92,12 +91,8 @@ func newHarness(t *testing.T, o options) *harness {
 	h.port = h.ns.Addr().(*net.TCPAddr).Port
 	_, h.js = natstest.Connect(t, h.ns)
 	ctx := context.Background()
-	defs, err := stream.Load(streams.FS)
-	if err != nil {
-		t.Fatal(err)
-	}
 	spec := ingest.ServiceSpec()
-	if _, err := stream.Apply(ctx, h.js, defs.Only(spec.Streams, spec.Buckets)); err != nil {
+	if _, err := stream.ApplyDeclared(ctx, h.js, &stream.Selection{Streams: spec.Streams, Buckets: spec.Buckets}); err != nil {
 		t.Fatal(err)
 	}
 	master, err := secrets.GenerateKey()

@@ -16,7 +16,6 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/ml-connector/ml-connector/pkg/stream"
-	"github.com/ml-connector/ml-connector/streams"
 )
 
 // Runtime is what a running service has: logger, NATS, metrics and the
@@ -51,14 +50,9 @@ func Start(ctx context.Context, spec Spec, base Base, logOut io.Writer) (*Runtim
 	if err != nil {
 		return nil, err
 	}
-	defs, err := stream.Load(streams.FS)
-	if err != nil {
-		nc.Close()
-		return nil, err
-	}
 	actx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	res, err := stream.Apply(actx, js, defs.Only(spec.Streams, spec.Buckets))
+	res, err := stream.ApplyDeclared(actx, js, &stream.Selection{Streams: spec.Streams, Buckets: spec.Buckets})
 	if err != nil {
 		nc.Close()
 		return nil, err

@@ -12,6 +12,8 @@ import (
 	"strings"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/ml-connector/ml-connector/streams"
 )
 
 // Definitions are the streams, consumers and KV buckets declared in
@@ -359,4 +361,23 @@ func normalize(v any) any {
 		}
 	}
 	return v
+}
+
+// ApplyDeclared applies the definitions of streams/ (the embedded copy),
+// all of them, or with a non-nil spec just the named streams and buckets.
+func ApplyDeclared(ctx context.Context, js jetstream.JetStream, spec *Selection, opts ...ApplyOption) ([]Result, error) {
+	defs, err := Load(streams.FS)
+	if err != nil {
+		return nil, err
+	}
+	if spec != nil {
+		defs = defs.Only(spec.Streams, spec.Buckets)
+	}
+	return Apply(ctx, js, defs, opts...)
+}
+
+// Selection names the streams (with their consumers) and buckets to apply.
+type Selection struct {
+	Streams []string
+	Buckets []string
 }
