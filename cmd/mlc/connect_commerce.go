@@ -51,6 +51,7 @@ func newConnectCommerceCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			c.StoreID = res.StoreID
 			cs, err := openCredStore(cmd, false)
 			if err != nil {
 				return err
@@ -106,6 +107,7 @@ type commerceConnectResult struct {
 	Flavour       string          `json:"flavour"`
 	Auth          string          `json:"auth"`
 	WebhookMode   string          `json:"webhook_mode"`
+	StoreID       int64           `json:"store_id"`
 	OrdersVisible int             `json:"orders_visible"`
 	Hooks         []commerceHook  `json:"hooks"`
 	WebhooksXML   string          `json:"webhooks_xml,omitempty"`
@@ -134,6 +136,13 @@ func verifyCommerce(ctx context.Context, c connection.Commerce, opts ...commerce
 		return res, fmt.Errorf("read one order with GET %s/V1/orders: %w\n%s", strings.TrimRight(c.BaseURL, "/"), err, commerceHint(c, err))
 	}
 	res.OrdersVisible = page.TotalCount
+	// Orders, invoices and webhooks carry the numeric store id, and Commerce
+	// lists every store's orders whatever the URL's store code: the id is
+	// how ingest files each record under the right store.
+	if res.StoreID, err = client.StoreID(ctx, c.Store); err != nil {
+		return res, fmt.Errorf("look up store %q with GET %s/V1/store/storeViews: %w\nhint: --store is the store view code "+
+			"(Stores > All Stores), and the integration needs the Stores > Settings > All Stores resource", c.Store, strings.TrimRight(c.BaseURL, "/"), err)
+	}
 	return res, nil
 }
 
@@ -257,7 +266,7 @@ func subscribeBodies(hooks []commerceHook) []subscribeBody {
 func printCommerceSetup(w io.Writer, c connection.Commerce, r commerceConnectResult) {
 	rows := [][]string{
 		{"SETTING", "VALUE"},
-		{"store", r.Store},
+		{"store", r.Store + " (store_id " + strconv.FormatInt(r.StoreID, 10) + ")"},
 		{"base URL", r.BaseURL},
 		{"flavour", r.Flavour},
 		{"auth", r.Auth},

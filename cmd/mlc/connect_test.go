@@ -365,8 +365,8 @@ func TestConnectCommercePaaS(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.OAuth1.AccessTokenSecret != o.AccessTokenSecret || c.BaseURL != sim.StoreBaseURL("default") || c.Flavour != "paas" ||
-		c.Webhook.Mode != "rsa" || len(c.Webhook.PublicKeys) != 1 {
-		t.Fatalf("stored %v", c)
+		c.Webhook.Mode != "rsa" || len(c.Webhook.PublicKeys) != 1 || c.StoreID != 1 {
+		t.Fatalf("stored %v (store id %d)", c, c.StoreID)
 	}
 	// The stored store now shows up when connecting NetSuite.
 	all, err := connection.ListCommerce(context.Background(), s)

@@ -139,7 +139,7 @@ func TestSearchCriteriaValues(t *testing.T) {
 
 func TestKeysetCriteria(t *testing.T) {
 	cur := Cursor{UpdatedAt: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), EntityID: 42}
-	v := keysetCriteria(cur, time.Date(2026, 1, 2, 4, 0, 0, 0, time.UTC), 300).Values()
+	v := keysetCriteria(cur, time.Date(2026, 1, 2, 4, 0, 0, 0, time.UTC), 300, nil).Values()
 	g := func(k string) string { return v.Get("searchCriteria" + k) }
 	checks := map[string]string{
 		"[filter_groups][0][filters][0][field]": "updated_at", "[filter_groups][0][filters][0][condition_type]": "gteq",

@@ -164,12 +164,20 @@ func (c Cursor) before(t time.Time, id int64) bool {
 type PollOptions struct {
 	PageSize int       // default 100, at most MaxPageSize
 	Until    time.Time // upper bound of updated_at; default now - 5 s
+	// Where adds filter groups (AND-ed with the keyset), e.g. store_id eq 2:
+	// Commerce lists orders and invoices of every store whatever store code
+	// the URL names.
+	Where [][]Filter
 }
 
 // keysetCriteria is the recommended poll query of ref §8.
-func keysetCriteria(cur Cursor, until time.Time, size int) SearchCriteria {
+func keysetCriteria(cur Cursor, until time.Time, size int, where [][]Filter) SearchCriteria {
 	t := FormatTime(cur.UpdatedAt)
-	return SearchCriteria{}.
+	sc := SearchCriteria{}
+	for _, g := range where {
+		sc = sc.Where(g...)
+	}
+	return sc.
 		Where(F("updated_at", CondGteq, t)).
 		Where(F("updated_at", CondGt, t), F("entity_id", CondGt, strconv.FormatInt(cur.EntityID, 10))).
 		Where(F("updated_at", CondLteq, FormatTime(until))).
@@ -197,7 +205,7 @@ func pollKeyset[T any](ctx context.Context, c *Client, path string, cur Cursor, 
 	until = until.UTC().Truncate(time.Second)
 	for {
 		var page SearchResult[T]
-		if err := c.Do(ctx, http.MethodGet, path, keysetCriteria(cur, until, size).Values(), nil, &page); err != nil {
+		if err := c.Do(ctx, http.MethodGet, path, keysetCriteria(cur, until, size, opt.Where).Values(), nil, &page); err != nil {
 			return cur, err
 		}
 		next := cur

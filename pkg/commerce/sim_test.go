@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -553,5 +554,38 @@ func TestSimPollRaw(t *testing.T) {
 		return nil
 	}); err != nil || n != 1 {
 		t.Fatalf("raw invoices %d %v", n, err)
+	}
+}
+
+func TestSimStoreIDAndStoreFilteredPoll(t *testing.T) {
+	s := commercesim.NewTestServer(t, commercesim.Config{Seed: 3})
+	c := paasClient(t, s, "uk", simCreds())
+	ctx := context.Background()
+	for _, store := range []string{"default", "uk", "default", "uk", "uk"} {
+		if _, err := s.PlaceOrder(ctx, store, commercesim.OrderSpec{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	id, err := c.StoreID(ctx, "uk")
+	if err != nil || id != 2 {
+		t.Fatalf("StoreID(uk) = %d, %v", id, err)
+	}
+	if _, err := c.StoreID(ctx, "nowhere"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("unknown store: %v", err)
+	}
+	var got []string
+	_, err = c.PollOrders(ctx, Cursor{}, PollOptions{Until: time.Now().Add(time.Second),
+		Where: [][]Filter{{F("store_id", CondEq, strconv.FormatInt(id, 10))}}},
+		func(_ context.Context, page []Order, _ Cursor) error {
+			for _, o := range page {
+				if o.StoreID != 2 {
+					t.Errorf("order %s of store %d in a uk poll", o.IncrementID, o.StoreID)
+				}
+				got = append(got, o.IncrementID)
+			}
+			return nil
+		})
+	if err != nil || len(got) != 3 {
+		t.Fatalf("uk poll: %v %v", got, err)
 	}
 }

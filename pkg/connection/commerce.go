@@ -25,7 +25,10 @@ const commercePrefix = "commerce."
 // catalogue writes, and how its webhooks are verified. The JSON form holds
 // secrets in clear and only ever goes into the encrypted store; String masks.
 type Commerce struct {
-	Store        string   `json:"store"`
+	Store string `json:"store"`
+	// StoreID is the store view's numeric id, which orders, invoices and
+	// webhook payloads carry instead of the code. 0: looked up at start.
+	StoreID      int64    `json:"store_id,omitempty"`
 	BaseURL      string   `json:"base_url"` // everything before V1
 	Flavour      string   `json:"flavour"`  // paas | saas
 	Auth         string   `json:"auth"`     // oauth1 | ims

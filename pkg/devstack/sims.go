@@ -150,7 +150,7 @@ func (s *Sims) CommerceConnections() ([]connection.Commerce, error) {
 	var out []connection.Commerce
 	for _, st := range cfg.Stores {
 		c := connection.Commerce{
-			Store: st.Code, BaseURL: s.Commerce.StoreBaseURL(st.Code), Flavour: string(cfg.Flavour), Auth: "oauth1",
+			Store: st.Code, StoreID: int64(st.ID), BaseURL: s.Commerce.StoreBaseURL(st.Code), Flavour: string(cfg.Flavour), Auth: "oauth1",
 			OAuth1: connection.OAuth1{ConsumerKey: oa.ConsumerKey, ConsumerSecret: oa.ConsumerSecret,
 				AccessToken: oa.AccessToken, AccessTokenSecret: oa.AccessTokenSecret},
 			Webhook: connection.Webhook{Mode: "rsa", PublicKeys: []string{pub}},

@@ -55,6 +55,7 @@ type options struct {
 	env          map[string]string
 	noWebhooks   bool       // the simulator sends no Commerce webhooks
 	io           *ioOptions // the simulator also delivers through Adobe I/O Events
+	stores       []string   // connected stores (default: just "default"); ids are looked up from Commerce
 }
 
 // ioOptions turn on the simulator's I/O Events deliveries to ingest's
@@ -154,8 +155,15 @@ func newHarness(t *testing.T, o options) *harness {
 			conn.IOEvents.PublicKeys = append(conn.IOEvents.PublicKeys, string(k))
 		}
 	}
-	if err := connection.SaveCommerce(ctx, creds, conn); err != nil {
-		t.Fatal(err)
+	stores := o.stores
+	if len(stores) == 0 {
+		stores = []string{"default"}
+	}
+	for _, code := range stores {
+		conn.Store, conn.BaseURL = code, h.sim.StoreBaseURL(code)
+		if err := connection.SaveCommerce(ctx, creds, conn); err != nil {
+			t.Fatal(err)
+		}
 	}
 	interval := o.pollInterval
 	if interval == 0 {

@@ -80,6 +80,9 @@ func Run(ctx context.Context, environ map[string]string, logOut io.Writer) error
 			rt.Log.Error().Err(err).Str("store", c.Store).Msg("store connection unusable")
 		}
 	}
+	if err := stores.ResolveIDs(ctx); err != nil {
+		rt.Log.Warn().Err(err).Msg("store ids unresolved: webhooks are filed by header, the poll retries the lookup")
+	}
 	rt.HTTP.AddCheck("commerce", func(context.Context) error {
 		if len(stores.All()) == 0 {
 			return fmt.Errorf("no Commerce store connected (run mlc connect commerce)")

@@ -66,7 +66,7 @@ func FuzzDecodeWebhook(f *testing.F) {
 		}
 	}
 	f.Fuzz(func(t *testing.T, kind string, raw []byte) {
-		fact, ignore, err := decodeWebhook(kind, "default", raw)
+		fact, _, ignore, err := decodeWebhook(kind, "default", raw)
 		if err != nil || ignore != "" {
 			return
 		}

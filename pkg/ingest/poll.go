@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -113,10 +114,20 @@ func (p *Poller) Run(ctx context.Context) error {
 	}
 }
 
-// RunOnce polls every connected store once.
+// RunOnce polls every connected store once. Commerce lists the orders of
+// every store whatever store code the URL names, so each store's poll is
+// filtered on its numeric store_id; a store whose id is unknown is skipped
+// rather than risk filing another store's orders under its code.
 func (p *Poller) RunOnce(ctx context.Context) error {
 	var errs []error
+	if err := p.stores.ResolveIDs(ctx); err != nil {
+		errs = append(errs, err)
+	}
 	for _, st := range p.stores.All() {
+		if st.ID == 0 {
+			errs = append(errs, fmt.Errorf("store %s: numeric store id unknown, not polled", st.Code))
+			continue
+		}
 		if err := p.pollOrders(ctx, st); err != nil {
 			errs = append(errs, fmt.Errorf("store %s orders: %w", st.Code, err))
 		}
@@ -171,7 +182,7 @@ func (p *Poller) pollOrders(ctx context.Context, st Store) error {
 	if err != nil {
 		return err
 	}
-	opt := commerce.PollOptions{PageSize: p.cfg.PageSize, Until: p.now().Add(-p.cfg.Settle)}
+	opt := p.pollOptions(st)
 	_, err = st.Client.PollOrdersRaw(ctx, from, opt, func(ctx context.Context, page []commerce.Raw[commerce.Order], next commerce.Cursor) error {
 		for _, o := range page {
 			f := Fact{Kind: event.OrderPlaced, Store: st.Code, Entity: "order", ID: o.Value.IncrementID,
@@ -182,7 +193,9 @@ func (p *Poller) pollOrders(ctx context.Context, st Store) error {
 		}
 		return p.advance(ctx, key, &saved, next)
 	})
-	p.m.PollLag.WithLabelValues(st.Code, "order").Set(p.now().Sub(saved.UpdatedAt).Seconds())
+	if !saved.UpdatedAt.IsZero() {
+		p.m.PollLag.WithLabelValues(st.Code, "order").Set(p.now().Sub(saved.UpdatedAt).Seconds())
+	}
 	return err
 }
 
@@ -192,7 +205,7 @@ func (p *Poller) pollInvoices(ctx context.Context, st Store) error {
 	if err != nil {
 		return err
 	}
-	opt := commerce.PollOptions{PageSize: p.cfg.PageSize, Until: p.now().Add(-p.cfg.Settle)}
+	opt := p.pollOptions(st)
 	_, err = st.Client.PollInvoicesRaw(ctx, from, opt, func(ctx context.Context, page []commerce.Raw[commerce.Invoice], next commerce.Cursor) error {
 		for _, inv := range page {
 			if !inv.Value.Captured() {
@@ -206,8 +219,18 @@ func (p *Poller) pollInvoices(ctx context.Context, st Store) error {
 		}
 		return p.advance(ctx, key, &saved, next)
 	})
-	p.m.PollLag.WithLabelValues(st.Code, "invoice").Set(p.now().Sub(saved.UpdatedAt).Seconds())
+	if !saved.UpdatedAt.IsZero() {
+		p.m.PollLag.WithLabelValues(st.Code, "invoice").Set(p.now().Sub(saved.UpdatedAt).Seconds())
+	}
 	return err
+}
+
+func (p *Poller) pollOptions(st Store) commerce.PollOptions {
+	return commerce.PollOptions{
+		PageSize: p.cfg.PageSize,
+		Until:    p.now().Add(-p.cfg.Settle),
+		Where:    [][]commerce.Filter{{commerce.F("store_id", commerce.CondEq, strconv.FormatInt(st.ID, 10))}},
+	}
 }
 
 func (p *Poller) publish(ctx context.Context, f Fact, kind string) error {

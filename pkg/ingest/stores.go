@@ -1,6 +1,8 @@
 package ingest
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"sort"
@@ -14,6 +16,8 @@ import (
 // Store is one connected Commerce store as ingest uses it.
 type Store struct {
 	Code     string
+	ID       int64 // numeric store view id; 0 until known
+	BaseURL  string
 	Verifier commerce.WebhookVerifier
 	IOEvents commerce.WebhookVerifier // nil when I/O Events are not configured
 	Client   *commerce.Client
@@ -26,6 +30,7 @@ type Stores struct {
 
 	mu     sync.RWMutex
 	byCode map[string]Store
+	byID   map[int64]string
 }
 
 // NewStores returns an empty registry; hc is used by the stores' REST clients.
@@ -33,7 +38,7 @@ func NewStores(hc *http.Client) *Stores {
 	if hc == nil {
 		hc = &http.Client{Timeout: 60 * time.Second}
 	}
-	return &Stores{hc: hc, byCode: map[string]Store{}}
+	return &Stores{hc: hc, byCode: map[string]Store{}, byID: map[int64]string{}}
 }
 
 // Set adds or replaces a store from its connection.
@@ -45,7 +50,7 @@ func (s *Stores) Set(c connection.Commerce) error {
 	if err != nil {
 		return err
 	}
-	st := Store{Code: c.Store, Verifier: v}
+	st := Store{Code: c.Store, ID: c.StoreID, BaseURL: c.BaseURL, Verifier: v}
 	if len(c.IOEvents.PublicKeys) > 0 {
 		var keys [][]byte
 		for _, k := range c.IOEvents.PublicKeys {
@@ -62,17 +67,66 @@ func (s *Stores) Set(c connection.Commerce) error {
 		return fmt.Errorf("store %s: %w", c.Store, err)
 	}
 	st.Client = client
-	s.mu.Lock()
-	s.byCode[c.Store] = st
-	s.mu.Unlock()
+	s.put(st)
 	return nil
+}
+
+func (s *Stores) put(st Store) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if old, ok := s.byCode[st.Code]; ok && old.ID != 0 {
+		// A reload of the same connection keeps the id already looked up.
+		if st.ID == 0 && st.BaseURL == old.BaseURL {
+			st.ID = old.ID
+		}
+		delete(s.byID, old.ID)
+	}
+	s.byCode[st.Code] = st
+	if st.ID != 0 {
+		s.byID[st.ID] = st.Code
+	}
 }
 
 // Remove forgets a store.
 func (s *Stores) Remove(code string) {
 	s.mu.Lock()
+	defer s.mu.Unlock()
+	if old, ok := s.byCode[code]; ok && old.ID != 0 {
+		delete(s.byID, old.ID)
+	}
 	delete(s.byCode, code)
-	s.mu.Unlock()
+}
+
+// ResolveIDs asks Commerce for the numeric id of every store whose
+// connection did not say it. A store that cannot be resolved keeps ID 0.
+func (s *Stores) ResolveIDs(ctx context.Context) error {
+	var errs []error
+	for _, st := range s.All() {
+		if st.ID != 0 {
+			continue
+		}
+		id, err := st.Client.StoreID(ctx, st.Code)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("store %s: %w", st.Code, err))
+			continue
+		}
+		st.ID = id
+		s.put(st)
+	}
+	return errors.Join(errs...)
+}
+
+// ByID returns the connected store with that numeric id. known reports
+// whether any connected store's id is known at all: only then is a miss
+// meaningful (an order of a store this deployment does not sync).
+func (s *Stores) ByID(id int64) (st Store, ok, known bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	code, ok := s.byID[id]
+	if ok {
+		st = s.byCode[code]
+	}
+	return st, ok, len(s.byID) > 0
 }
 
 // Get returns the store with that code.

@@ -110,7 +110,9 @@ func (h *Webhooks) commerce(w http.ResponseWriter, r *http.Request) {
 	}
 	st, ok := h.stores.Get(store)
 	if !ok {
-		h.m.SignatureFail.WithLabelValues(store).Inc()
+		// "unknown", not the header's value: a label per made-up store
+		// name would let anyone grow the metrics without bound.
+		h.m.SignatureFail.WithLabelValues("unknown").Inc()
 		h.finish(w, r, endpoint, start, "", &reject{http.StatusUnauthorized, fmt.Sprintf("store %q is not connected, so its webhook cannot be verified", store)})
 		return
 	}
@@ -119,12 +121,19 @@ func (h *Webhooks) commerce(w http.ResponseWriter, r *http.Request) {
 		h.finish(w, r, endpoint, start, "", &reject{http.StatusUnauthorized, err.Error()})
 		return
 	}
-	fact, ignore, err := decodeWebhook(kind, store, raw)
+	fact, storeID, ignore, err := decodeWebhook(kind, store, raw)
 	if err != nil {
 		h.finish(w, r, endpoint, start, "", &reject{http.StatusBadRequest, err.Error()})
 		return
 	}
 	fact.Origin, fact.Schema, fact.Traceparent = event.OriginWebhook, event.SchemaWebhook, r.Header.Get("traceparent")
+	if ignore == "" {
+		ignore, rej = h.routeStore(raw, r.Header, st, &fact, storeID, func(s Store) commerce.WebhookVerifier { return s.Verifier })
+		if rej != nil {
+			h.finish(w, r, endpoint, start, "", rej)
+			return
+		}
+	}
 	if ignore != "" {
 		h.m.Ignored.WithLabelValues(ignore).Inc()
 		h.finish(w, r, endpoint, start, event.Key(fact.Entity, store, fact.ID), nil)
@@ -150,36 +159,68 @@ func (h *Webhooks) publish(w http.ResponseWriter, r *http.Request, endpoint stri
 	h.finish(w, r, endpoint, start, key, nil)
 }
 
-// decodeWebhook turns a verified body into a fact. ignore is a reason for
-// acknowledging without publishing (an invoice that is not paid).
-func decodeWebhook(kind, store string, raw []byte) (f Fact, ignore string, err error) {
+// decodeWebhook turns a verified body into a fact and the store_id the
+// payload names (0 when absent). ignore is a reason for acknowledging
+// without publishing (an invoice that is not paid).
+func decodeWebhook(kind, store string, raw []byte) (f Fact, storeID int64, ignore string, err error) {
 	f = Fact{Kind: kind, Store: store, Raw: raw}
 	switch kind {
 	case event.OrderPlaced:
 		o, err := commerce.DecodeOrderPlaced(raw)
 		if err != nil {
-			return f, "", err
+			return f, 0, "", err
 		}
-		f.Entity, f.ID = "order", o.IncrementID
+		f.Entity, f.ID, storeID = "order", o.IncrementID, o.StoreID
 	case event.InvoiceCaptured:
 		inv, err := commerce.DecodeInvoiceSaved(raw)
 		if err != nil {
-			return f, "", err
+			return f, 0, "", err
 		}
-		f.Entity, f.ID = "invoice", inv.IncrementID
+		f.Entity, f.ID, storeID = "invoice", inv.IncrementID, inv.StoreID
 		if !inv.Captured() {
-			return f, "invoice-not-paid", nil
+			return f, storeID, "invoice-not-paid", nil
 		}
 	case event.CustomerCreated:
 		c, err := commerce.DecodeCustomerCreated(raw)
 		if err != nil {
-			return f, "", err
+			return f, 0, "", err
 		}
-		f.Entity, f.ID = "customer", CustomerKey(c.ID, c.Email)
+		f.Entity, f.ID, storeID = "customer", CustomerKey(c.ID, c.Email), c.StoreID
 	default:
-		return f, "", fmt.Errorf("unknown webhook kind %q", kind)
+		return f, 0, "", fmt.Errorf("unknown webhook kind %q", kind)
 	}
-	return f, "", nil
+	return f, storeID, "", nil
+}
+
+// routeStore files a fact under the store its payload names. Commerce runs
+// one hook for all stores with the same configured headers, so the
+// payload's store_id, not the X-Mlc-Store header, says whose record it is.
+// The body is verified again with that store's key when it differs from
+// the one already checked. An order of a store this deployment does not
+// sync is acknowledged and ignored.
+func (h *Webhooks) routeStore(raw []byte, hdr http.Header, checked Store, f *Fact, storeID int64,
+	verifier func(Store) commerce.WebhookVerifier) (ignore string, rej *reject) {
+	if storeID == 0 {
+		return "", nil
+	}
+	st, ok, known := h.stores.ByID(storeID)
+	switch {
+	case ok && st.Code != checked.Code:
+		v := verifier(st)
+		if v == nil {
+			return "", &reject{http.StatusUnauthorized, fmt.Sprintf("store %q (id %d) has no verification configured for this endpoint", st.Code, storeID)}
+		}
+		if err := v.Verify(raw, hdr); err != nil {
+			h.m.SignatureFail.WithLabelValues(st.Code).Inc()
+			return "", &reject{http.StatusUnauthorized, err.Error()}
+		}
+		f.Store = st.Code
+	case !ok && known:
+		h.log.Warn().Int64("store_id", storeID).Str("kind", f.Kind).Str("id", f.ID).
+			Msg("record of a store that is not connected: acknowledged, not synced")
+		return "store-not-connected", nil
+	}
+	return "", nil
 }
 
 // CustomerKey is the business key of a buyer: the Commerce customer id, or
@@ -212,7 +253,7 @@ func (h *Webhooks) ioEvents(w http.ResponseWriter, r *http.Request) {
 	}
 	st, ok := h.stores.Get(store)
 	if !ok || st.IOEvents == nil {
-		h.m.SignatureFail.WithLabelValues(store).Inc()
+		h.m.SignatureFail.WithLabelValues("unknown").Inc()
 		h.finish(w, r, "adobe-io", start, "", &reject{http.StatusUnauthorized, fmt.Sprintf("store %q has no I/O Events keys configured", store)})
 		return
 	}
@@ -229,6 +270,7 @@ func (h *Webhooks) ioEvents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f := Fact{Store: store, Raw: raw, Origin: event.OriginIOEvents, Schema: event.SchemaIOEvent, Traceparent: r.Header.Get("traceparent")}
+	var storeID int64
 	name := ev.EventName()
 	switch {
 	case strings.Contains(name, "sales_order_place") || strings.Contains(name, "order_management.place"):
@@ -237,14 +279,14 @@ func (h *Webhooks) ioEvents(w http.ResponseWriter, r *http.Request) {
 			h.finish(w, r, "adobe-io", start, "", &reject{http.StatusBadRequest, err.Error()})
 			return
 		}
-		f.Kind, f.Entity, f.ID = event.OrderPlaced, "order", o.IncrementID
+		f.Kind, f.Entity, f.ID, storeID = event.OrderPlaced, "order", o.IncrementID, o.StoreID
 	case strings.Contains(name, "invoice"):
 		inv, err := ev.Invoice()
 		if err != nil {
 			h.finish(w, r, "adobe-io", start, "", &reject{http.StatusBadRequest, err.Error()})
 			return
 		}
-		f.Kind, f.Entity, f.ID = event.InvoiceCaptured, "invoice", inv.IncrementID
+		f.Kind, f.Entity, f.ID, storeID = event.InvoiceCaptured, "invoice", inv.IncrementID, inv.StoreID
 		if !inv.Captured() {
 			h.m.Ignored.WithLabelValues("invoice-not-paid").Inc()
 			h.finish(w, r, "adobe-io", start, event.Key("invoice", store, inv.IncrementID), nil)
@@ -256,10 +298,30 @@ func (h *Webhooks) ioEvents(w http.ResponseWriter, r *http.Request) {
 			h.finish(w, r, "adobe-io", start, "", &reject{http.StatusBadRequest, err.Error()})
 			return
 		}
-		f.Kind, f.Entity, f.ID = event.CustomerCreated, "customer", CustomerKey(c.ID, c.Email)
+		f.Kind, f.Entity, f.ID, storeID = event.CustomerCreated, "customer", CustomerKey(c.ID, c.Email), c.StoreID
 	default:
 		h.m.Ignored.WithLabelValues("io-event-type").Inc()
 		h.finish(w, r, "adobe-io", start, "", nil)
+		return
+	}
+	if storeID == 0 {
+		storeID = ev.Metadata.StoreID
+	}
+	ignore, rej := h.routeStore(raw, r.Header, st, &f, storeID, func(s Store) commerce.WebhookVerifier {
+		if s.IOEvents == nil {
+			return nil
+		}
+		return s.IOEvents
+	})
+	if rej != nil {
+		// 400: a retry would not verify any better (I/O Events retries 5xx).
+		rej.status = http.StatusBadRequest
+		h.finish(w, r, "adobe-io", start, "", rej)
+		return
+	}
+	if ignore != "" {
+		h.m.Ignored.WithLabelValues(ignore).Inc()
+		h.finish(w, r, "adobe-io", start, event.Key(f.Entity, f.Store, f.ID), nil)
 		return
 	}
 	h.publish(w, r, "adobe-io", start, f)

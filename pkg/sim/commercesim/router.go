@@ -73,6 +73,7 @@ func routes() []route {
 		newRoute("GET", "stockItems/:productSku", "Magento_CatalogInventory::cataloginventory", false, (*Server).hGetStockItem),
 		newRoute("POST", "inventory/source-items", "Magento_InventoryApi::source_item_save", true, (*Server).hSaveSourceItems),
 		newRoute("GET", "inventory/source-items", "Magento_InventoryApi::source_item", false, (*Server).hListSourceItems),
+		newRoute("GET", "store/storeViews", "Magento_Backend::store", false, (*Server).hStoreViews),
 		newRoute("GET", "bulk/:bulkUuid/status", "Magento_Logging::system_magento_logging_bulk_operations", false, (*Server).hBulkStatus),
 		newRoute("GET", "bulk/:bulkUuid/detailed-status", "Magento_Logging::system_magento_logging_bulk_operations", false, (*Server).hBulkDetailed),
 		newRoute("GET", "bulk/:bulkUuid/operation-status/:status", "Magento_Logging::system_magento_logging_bulk_operations", false, (*Server).hBulkOpCount),
