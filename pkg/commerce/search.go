@@ -203,6 +203,9 @@ func pollKeyset[T any](ctx context.Context, c *Client, path string, cur Cursor, 
 		until = time.Now().Add(-5 * time.Second)
 	}
 	until = until.UTC().Truncate(time.Second)
+	// Commerce compares whole seconds: a cursor with a fraction would sort
+	// after the records of its own second and look like a broken keyset.
+	cur.UpdatedAt = cur.UpdatedAt.UTC().Truncate(time.Second)
 	for {
 		var page SearchResult[T]
 		if err := c.Do(ctx, http.MethodGet, path, keysetCriteria(cur, until, size, opt.Where).Values(), nil, &page); err != nil {

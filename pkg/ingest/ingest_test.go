@@ -290,3 +290,28 @@ func TestLogsCarryRequestIDAndKeyButNoSecrets(t *testing.T) {
 		}
 	}
 }
+
+func TestPollPublishesAnOrderOnlyAtItsFirstSighting(t *testing.T) {
+	h := newHarness(t, options{drop: 1, poll: true, env: map[string]string{"MLC_POLL_LOOKBACK": "0s"}})
+	ctx := context.Background()
+	o, err := h.sim.PlaceOrder(ctx, "default", commercesim.OrderSpec{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.waitFor("first sighting", func() bool { return h.count(orderSubject) == 1 })
+	// Commerce timestamps have second resolution: let the cursor move past
+	// the order's creation, then change the order (updated_at moves).
+	h.waitFor("a poll run after the creation second", func() bool {
+		time.Sleep(300 * time.Millisecond)
+		return time.Since(o.CreatedAt) > 1500*time.Millisecond
+	})
+	if err := h.sim.UpdateOrderStatus(ctx, o.EntityID, "processing"); err != nil {
+		t.Fatal(err)
+	}
+	h.waitFor("the poll to see the update", func() bool {
+		return metricValue(h.metrics(), `mlc_ingest_ignored_total{reason="order-seen-before"}`) != ""
+	})
+	if n := h.count(orderSubject); n != 1 {
+		t.Fatalf("%d messages after the status change, want 1", n)
+	}
+}

@@ -44,11 +44,12 @@ func (c PollConfig) Validate() error {
 
 func (c PollConfig) startTime(now time.Time) (time.Time, error) {
 	if c.Start == "" {
-		return now.Add(-c.Lookback).UTC(), nil
+		// Commerce timestamps have whole seconds; so must the cursor.
+		return now.Add(-c.Lookback).UTC().Truncate(time.Second), nil
 	}
 	for _, layout := range []string{time.RFC3339, "2006-01-02"} {
 		if t, err := time.Parse(layout, c.Start); err == nil {
-			return t.UTC(), nil
+			return t.UTC().Truncate(time.Second), nil
 		}
 	}
 	return time.Time{}, fmt.Errorf("MLC_POLL_START %q: want RFC 3339 or YYYY-MM-DD", c.Start)
@@ -182,9 +183,18 @@ func (p *Poller) pollOrders(ctx context.Context, st Store) error {
 	if err != nil {
 		return err
 	}
+	firstRun := saved.UpdatedAt.IsZero()
 	opt := p.pollOptions(st)
 	_, err = st.Client.PollOrdersRaw(ctx, from, opt, func(ctx context.Context, page []commerce.Raw[commerce.Order], next commerce.Cursor) error {
 		for _, o := range page {
+			// Every status change bumps updated_at, so the poll sees an
+			// order again and again; only the first sighting is "placed".
+			// An order created before this run's window was covered by an
+			// earlier run (its creation was an update then).
+			if !firstRun && o.Value.CreatedAt.Before(from.UpdatedAt) {
+				p.m.Ignored.WithLabelValues("order-seen-before").Inc()
+				continue
+			}
 			f := Fact{Kind: event.OrderPlaced, Store: st.Code, Entity: "order", ID: o.Value.IncrementID,
 				Origin: event.OriginPoll, Schema: event.SchemaRESTOrder, Raw: o.Bytes}
 			if err := p.publish(ctx, f, "order"); err != nil {
