@@ -104,6 +104,13 @@ func StartSims(o SimOptions) (*Sims, error) {
 	s.NetSuite.SetBaseURL(s.NetSuiteURL)
 
 	cmCfg := o.Commerce
+	if cmCfg.FirstNumber == 0 {
+		// The dev stack keeps its JetStream data across restarts while the
+		// simulator starts empty: number orders from the clock (100 per
+		// second of wall time) so a restart never reuses increment ids,
+		// which JetStream would drop as duplicates.
+		cmCfg.FirstNumber = int(time.Now().Unix()%1_000_000)*100 + 1
+	}
 	if cmCfg.Webhooks.BaseURL != "" && cmCfg.Webhooks.PrivateKey == nil && cmCfg.Webhooks.Mode != "hmac" && cmCfg.Webhooks.Mode != "none" {
 		cmCfg.Webhooks.PrivateKey = s.WebhookKey
 	}

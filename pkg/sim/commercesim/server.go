@@ -143,6 +143,10 @@ type Config struct {
 	RateLimit     int
 	Latency       time.Duration
 	Seed          int64
+	// FirstNumber is the sequence number of each store's first order and
+	// invoice (default 1). A dev stack that keeps its JetStream data across
+	// restarts starts elsewhere, so new orders do not reuse increment ids.
+	FirstNumber int
 }
 
 // ErrNotFound is returned by the Go API for unknown orders, invoices, SKUs.
@@ -278,6 +282,11 @@ func New(cfg Config) *Server {
 		routes:          routes(),
 	}
 	s.seedCatalog()
+	for _, st := range cfg.Stores {
+		if cfg.FirstNumber > 1 {
+			s.orderSeq[st.ID], s.invoiceSeq[st.ID] = cfg.FirstNumber-1, cfg.FirstNumber-1
+		}
+	}
 	s.wg.Add(1)
 	go s.bulkConsumer()
 	return s

@@ -37,3 +37,12 @@ func TestStoreViewsAndOrdersOfEveryStore(t *testing.T) {
 		t.Fatalf("orders through one store code: %d, want both stores' 2", lr.Total)
 	}
 }
+
+func TestFirstNumber(t *testing.T) {
+	s := NewTestServer(t, Config{FirstNumber: 5000})
+	o := mustPlace(t, s, "default", OrderSpec{Buyer: BuyerGuest})
+	u := mustPlace(t, s, "uk", OrderSpec{Buyer: BuyerGuest})
+	if o.IncrementID != "000005000" || u.IncrementID != "2000005000" {
+		t.Fatalf("increment ids %s %s", o.IncrementID, u.IncrementID)
+	}
+}
