@@ -30,6 +30,7 @@ import (
 	"github.com/ml-connector/ml-connector/pkg/commerce"
 	"github.com/ml-connector/ml-connector/pkg/connection"
 	"github.com/ml-connector/ml-connector/pkg/devstack"
+	"github.com/ml-connector/ml-connector/pkg/freeport"
 	"github.com/ml-connector/ml-connector/pkg/ingest"
 	"github.com/ml-connector/ml-connector/pkg/secrets"
 	"github.com/ml-connector/ml-connector/pkg/sim/commercesim"
@@ -133,7 +134,7 @@ func (t *IngestTarget) prepare(ctx context.Context) error {
 	if t.bodies, err = sampleBodies(ctx, 32); err != nil {
 		return err
 	}
-	addr, err := freeAddr()
+	addr, err := freeport.Addr()
 	if err != nil {
 		return err
 	}
@@ -297,15 +298,6 @@ func (t *IngestTarget) Stop() {
 	if strings.Contains(t.dir, "mlc-bench-") {
 		_ = os.RemoveAll(t.dir)
 	}
-}
-
-func freeAddr() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
 }
 
 // Result summarises a run. Latency is measured from when a request was due

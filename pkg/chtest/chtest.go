@@ -25,6 +25,8 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/ml-connector/ml-connector/pkg/freeport"
 )
 
 // Server is a running ClickHouse reachable over the native protocol.
@@ -160,12 +162,13 @@ func findBinary() string {
 
 func freePort(t testing.TB) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := freeport.Addr()
 	if err != nil {
-		t.Fatalf("chtest: free port: %v", err)
+		t.Fatalf("chtest: %v", err)
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	_, port, _ := net.SplitHostPort(addr)
+	p, _ := strconv.Atoi(port)
+	return p
 }
 
 func waitReady(addr string, exited <-chan struct{}, within time.Duration) error {

@@ -24,6 +24,7 @@ import (
 
 	"github.com/ml-connector/ml-connector/pkg/connection"
 	"github.com/ml-connector/ml-connector/pkg/fleet"
+	"github.com/ml-connector/ml-connector/pkg/freeport"
 	"github.com/ml-connector/ml-connector/pkg/secrets"
 	"github.com/ml-connector/ml-connector/pkg/stream"
 )
@@ -258,6 +259,9 @@ func (st *Stack) applyStreams(ctx context.Context) error {
 }
 
 func pickAddr(port int) (string, error) {
+	if port == 0 {
+		return freeport.Addr()
+	}
 	ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
 	if err != nil {
 		return "", fmt.Errorf("port %d: %w", port, err)

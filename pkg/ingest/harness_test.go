@@ -24,6 +24,7 @@ import (
 
 	"github.com/ml-connector/ml-connector/pkg/connection"
 	"github.com/ml-connector/ml-connector/pkg/event"
+	"github.com/ml-connector/ml-connector/pkg/freeport"
 	"github.com/ml-connector/ml-connector/pkg/ingest"
 	"github.com/ml-connector/ml-connector/pkg/natstest"
 	"github.com/ml-connector/ml-connector/pkg/secrets"
@@ -342,12 +343,11 @@ func publicPEM(t *testing.T, k *rsa.PrivateKey) string {
 
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := freeport.Addr()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+	return addr
 }
 
 func metricValue(metrics, series string) string {

@@ -203,6 +203,11 @@ func (p *Poller) pollOrders(ctx context.Context, st Store) error {
 		}
 		return p.advance(ctx, key, &saved, next)
 	})
+	if err == nil && firstRun {
+		// Nothing found yet: keep the start, or the next run's "now minus
+		// lookback" would slide past orders placed in between.
+		err = p.advance(ctx, key, &saved, from)
+	}
 	if !saved.UpdatedAt.IsZero() {
 		p.m.PollLag.WithLabelValues(st.Code, "order").Set(p.now().Sub(saved.UpdatedAt).Seconds())
 	}
@@ -215,6 +220,7 @@ func (p *Poller) pollInvoices(ctx context.Context, st Store) error {
 	if err != nil {
 		return err
 	}
+	firstRun := saved.UpdatedAt.IsZero()
 	opt := p.pollOptions(st)
 	_, err = st.Client.PollInvoicesRaw(ctx, from, opt, func(ctx context.Context, page []commerce.Raw[commerce.Invoice], next commerce.Cursor) error {
 		for _, inv := range page {
@@ -229,6 +235,9 @@ func (p *Poller) pollInvoices(ctx context.Context, st Store) error {
 		}
 		return p.advance(ctx, key, &saved, next)
 	})
+	if err == nil && firstRun {
+		err = p.advance(ctx, key, &saved, from)
+	}
 	if !saved.UpdatedAt.IsZero() {
 		p.m.PollLag.WithLabelValues(st.Code, "invoice").Set(p.now().Sub(saved.UpdatedAt).Seconds())
 	}
