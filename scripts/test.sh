@@ -30,6 +30,9 @@ fi
 echo "== go vet"
 for d in $mods; do (cd "$d" && go vet ./...); done
 
+echo "== staticcheck"
+for d in $mods; do (cd "$d" && go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...); done
+
 echo "== GOWORK=off builds of every service"
 for d in services/*/ cmd/mlc/; do (cd "$d" && GOWORK=off go build -o /dev/null ./...); done
 

@@ -106,7 +106,7 @@ func WithUserAgent(ua string) Option { return func(c *Client) { c.userAgent = ua
 func New(baseURL string, flavour Flavour, auth Authenticator, opts ...Option) (*Client, error) {
 	u, err := url.Parse(strings.TrimSpace(baseURL))
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("commerce: base URL %q: want http(s)://host/...", baseURL)
+		return nil, fmt.Errorf("commerce: base URL %q: want an http or https URL with a host", baseURL)
 	}
 	if u.RawQuery != "" || u.Fragment != "" {
 		return nil, fmt.Errorf("commerce: base URL %q: no query or fragment allowed", baseURL)

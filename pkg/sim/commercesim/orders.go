@@ -427,10 +427,7 @@ func (s *Server) orderNestedLocked(o *Order, rec Object) Object {
 		KV{"status_histories", []any{}})
 	ext := Object{}
 	if o.ShippingAddress != nil {
-		assignItems := []any{}
-		for _, it := range items {
-			assignItems = append(assignItems, it)
-		}
+		assignItems := append([]any{}, items...)
 		ext = append(ext, KV{"shipping_assignments", []any{Object{
 			{"shipping", Object{
 				{"address", o.ShippingAddress.rest("shipping")}, {"method", o.ShippingMethod},

@@ -57,7 +57,6 @@ func bracketPath(key string) ([]string, bool) {
 
 // ParseSearchCriteria parses searchCriteria[...] query parameters.
 func ParseSearchCriteria(q url.Values) (SearchCriteria, error) {
-	type fkey struct{ g, f int }
 	groups := map[int]map[int]*Filter{}
 	sorts := map[int]*SortOrder{}
 	var sc SearchCriteria

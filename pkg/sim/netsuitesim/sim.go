@@ -180,12 +180,6 @@ const (
 	simPrefix      = "/_sim/"
 )
 
-func (s *Server) base() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.baseURL
-}
-
 // ServeHTTP serves /services/rest/... and the inspection API under /_sim/.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {

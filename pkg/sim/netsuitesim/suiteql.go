@@ -49,13 +49,12 @@ var tableColumns = map[string][]string{
 }
 
 type qlQuery struct {
-	table    string
-	alias    string
-	cols     []qlCol
-	count    string // non-empty: SELECT COUNT(*) AS <count>
-	conds    []func(map[string]string) bool
-	order    []qlOrder
-	paramsIn []string
+	table string
+	alias string
+	cols  []qlCol
+	count string // non-empty: SELECT COUNT(*) AS <count>
+	conds []func(map[string]string) bool
+	order []qlOrder
 }
 
 type qlCol struct{ src, name string }
