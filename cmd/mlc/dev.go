@@ -49,7 +49,7 @@ Service logs go to <dir>/logs/<service>.log (or stdout with --logs-stdout). Ctrl
 			} else {
 				rows := [][]string{{"COMPONENT", "LISTENS ON", "STATUS"}, {"nats (jetstream)", st.NATS.ClientURL(), "ready"}}
 				for _, r := range st.Services {
-					rows = append(rows, []string{r.Name, "http://" + r.Addr, "ready"})
+					rows = append(rows, []string{r.Name, "http://" + r.Addr, r.Status})
 				}
 				if st.Sims != nil {
 					rows = append(rows,

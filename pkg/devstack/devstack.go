@@ -7,6 +7,7 @@ package devstack
 import (
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -15,7 +16,9 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -48,12 +51,16 @@ type Options struct {
 	Sims SimOptions
 	// OrdersPerSecond > 0 runs the Commerce simulator's order generator.
 	OrdersPerSecond float64
+	// ReadyWait bounds the wait for every service's /readyz (default 10s);
+	// after it Start returns with the reasons in Running.Status.
+	ReadyWait time.Duration
 }
 
 // Running describes one started service.
 type Running struct {
-	Name string `json:"name"`
-	Addr string `json:"addr"` // host:port of /healthz /readyz /metrics (and ingest's webhooks)
+	Name   string `json:"name"`
+	Addr   string `json:"addr"`   // host:port of /healthz /readyz /metrics (and ingest's webhooks)
+	Status string `json:"status"` // StatusReady, or why not
 }
 
 // Stack is a running dev system.
@@ -69,8 +76,8 @@ type Stack struct {
 	files  []*os.File
 }
 
-// Start brings the stack up and returns once every service answers
-// /readyz with 200, or with an error.
+// Start brings the stack up and returns once every service is serving and
+// ready (or, after a short wait, reports why it is not), or with an error.
 func Start(ctx context.Context, o Options) (*Stack, error) {
 	if o.Dir == "" {
 		return nil, errors.New("devstack: Dir is required")
@@ -131,7 +138,11 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 			}
 		}()
 	}
-	if err := st.waitReady(ctx, 60*time.Second); err != nil {
+	readyWait := o.ReadyWait
+	if readyWait == 0 {
+		readyWait = 10 * time.Second
+	}
+	if err := st.waitReady(ctx, 60*time.Second, readyWait); err != nil {
 		st.Stop()
 		return nil, err
 	}
@@ -286,32 +297,80 @@ func (st *Stack) logWriter(o Options, name string) (io.Writer, error) {
 	return f, nil
 }
 
-func (st *Stack) waitReady(ctx context.Context, within time.Duration) error {
-	deadline := time.Now().Add(within)
+// waitReady waits until every service serves /healthz (a service that
+// cannot start fails the stack) and then, for at most readyWithin, for
+// /readyz. A service that stays unready (ingest with no store connected,
+// before `mlc connect commerce`) keeps running; its Status says why.
+func (st *Stack) waitReady(ctx context.Context, within, readyWithin time.Duration) error {
 	client := &http.Client{Timeout: 2 * time.Second}
+	deadline := time.Now().Add(within)
 	for _, r := range st.Services {
 		for {
 			if err := st.firstError(); err != nil {
 				return err
 			}
-			resp, err := client.Get("http://" + r.Addr + "/readyz")
-			if err == nil {
+			if resp, err := client.Get("http://" + r.Addr + "/healthz"); err == nil {
 				resp.Body.Close()
 				if resp.StatusCode == http.StatusOK {
 					break
 				}
 			}
 			if time.Now().After(deadline) {
-				return fmt.Errorf("%s not ready on %s within %v", r.Name, r.Addr, within)
+				return fmt.Errorf("%s not serving on %s within %v", r.Name, r.Addr, within)
 			}
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-time.After(50 * time.Millisecond):
+			if err := sleep(ctx, 50*time.Millisecond); err != nil {
+				return err
 			}
 		}
 	}
-	return nil
+	deadline = time.Now().Add(readyWithin)
+	for i := range st.Services {
+		r := &st.Services[i]
+		for {
+			r.Status = readiness(client, r.Addr)
+			if r.Status == StatusReady || time.Now().After(deadline) {
+				break
+			}
+			if err := sleep(ctx, 50*time.Millisecond); err != nil {
+				return err
+			}
+		}
+	}
+	return st.firstError()
+}
+
+// StatusReady is Running.Status of a service whose /readyz answers 200.
+const StatusReady = "ready"
+
+// readiness is "ready" or the failing checks /readyz reports.
+func readiness(client *http.Client, addr string) string {
+	resp, err := client.Get("http://" + addr + "/readyz")
+	if err != nil {
+		return "not ready: " + err.Error()
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusOK {
+		return StatusReady
+	}
+	var checks map[string]string
+	_ = json.NewDecoder(resp.Body).Decode(&checks)
+	var failing []string
+	for name, v := range checks {
+		if v != "ok" {
+			failing = append(failing, name+": "+v)
+		}
+	}
+	sort.Strings(failing)
+	return "not ready: " + strings.Join(failing, "; ")
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(d):
+		return nil
+	}
 }
 
 func (st *Stack) firstError() error {

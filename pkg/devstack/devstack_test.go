@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/ml-connector/ml-connector/pkg/devstack"
 	"github.com/ml-connector/ml-connector/pkg/fleet"
@@ -39,8 +40,8 @@ func TestStackComesUpReadyAndStopsCleanly(t *testing.T) {
 			t.Fatal(err)
 		}
 		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			t.Errorf("%s /readyz = %d", r.Name, resp.StatusCode)
+		if resp.StatusCode != http.StatusOK || r.Status != devstack.StatusReady {
+			t.Errorf("%s /readyz = %d, status %q", r.Name, resp.StatusCode, r.Status)
 		}
 	}
 	// The simulators are wired in: an order placed in the Commerce simulator
@@ -77,6 +78,25 @@ func TestStackComesUpReadyAndStopsCleanly(t *testing.T) {
 	for _, r := range st.Services {
 		if _, err := http.Get("http://" + r.Addr + "/healthz"); err == nil {
 			t.Errorf("%s still serving after Stop", r.Name)
+		}
+	}
+}
+
+// Without simulators and before `mlc connect`, the stack still comes up;
+// ingest says why it is not ready instead of failing the whole stack.
+func TestStackWithoutConnectionsReportsWhy(t *testing.T) {
+	st, err := devstack.Start(context.Background(), devstack.Options{Dir: t.TempDir(), NATSPort: -1, NoSims: true, LogOut: &syncBuffer{}, ReadyWait: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Stop()
+	for _, r := range st.Services {
+		want := devstack.StatusReady
+		if r.Name == fleet.Ingest {
+			want = "not ready: commerce: no Commerce store connected (run mlc connect commerce)"
+		}
+		if r.Status != want {
+			t.Errorf("%s: status %q, want %q", r.Name, r.Status, want)
 		}
 	}
 }
