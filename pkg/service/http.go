@@ -51,7 +51,11 @@ func NewHTTPServer(addr string) (*HTTPServer, error) {
 	h.srv = &http.Server{
 		Handler:           h.Mux,
 		ReadHeaderTimeout: 5 * time.Second,
-		IdleTimeout:       120 * time.Second,
+		// A webhook body is at most a megabyte and the answer follows one
+		// JetStream ack: a client slower than this is holding a connection.
+		ReadTimeout:  30 * time.Second,
+		WriteTimeout: 60 * time.Second,
+		IdleTimeout:  120 * time.Second,
 	}
 	return h, nil
 }
