@@ -38,7 +38,14 @@ for d in services/*/ cmd/mlc/; do (cd "$d" && GOWORK=off go build -o /dev/null .
 
 echo "== go test -race"
 status=0
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
 for d in $mods; do
-  (cd "$d" && go test -race -count=1 -timeout 20m ./...) || status=1
+  if ! (cd "$d" && go test -race -count=1 -timeout 20m ./... 2>&1) | tee -a "$out"; then
+    status=1 # keep going: every module's result is worth seeing
+  fi
 done
+passed=$(grep -c '^ok ' "$out" || true)
+failed=$(grep -c '^FAIL' "$out" || true)
+echo "packages: $passed passed, $failed failed"
 exit $status
