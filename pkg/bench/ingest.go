@@ -95,7 +95,7 @@ func (t *IngestTarget) prepare(ctx context.Context) error {
 	}
 	defer nc.Close()
 	spec := ingest.ServiceSpec()
-	if _, err := stream.ApplyDeclared(ctx, js, &stream.Selection{Streams: spec.Streams, Buckets: spec.Buckets}); err != nil {
+	if _, err := stream.ApplyDeclared(ctx, js, spec.Uses()); err != nil {
 		return err
 	}
 	master, err := secrets.GenerateKey()

@@ -94,7 +94,7 @@ func newHarness(t *testing.T, o options) *harness {
 	_, h.js = natstest.Connect(t, h.ns)
 	ctx := context.Background()
 	spec := ingest.ServiceSpec()
-	if _, err := stream.ApplyDeclared(ctx, h.js, &stream.Selection{Streams: spec.Streams, Buckets: spec.Buckets}); err != nil {
+	if _, err := stream.ApplyDeclared(ctx, h.js, spec.Uses()); err != nil {
 		t.Fatal(err)
 	}
 	master, err := secrets.GenerateKey()

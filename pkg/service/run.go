@@ -38,6 +38,11 @@ type Spec struct {
 	Buckets []string
 }
 
+// Uses is the part of streams/ the service applies at start.
+func (s Spec) Uses() *stream.Selection {
+	return &stream.Selection{Streams: s.Streams, Buckets: s.Buckets}
+}
+
 // Start connects to NATS, applies the service's part of streams/, opens
 // the HTTP server and registers readiness checks. logOut is where JSON
 // logs go (os.Stdout in production).
@@ -52,7 +57,7 @@ func Start(ctx context.Context, spec Spec, base Base, logOut io.Writer) (*Runtim
 	}
 	actx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	res, err := stream.ApplyDeclared(actx, js, &stream.Selection{Streams: spec.Streams, Buckets: spec.Buckets})
+	res, err := stream.ApplyDeclared(actx, js, spec.Uses())
 	if err != nil {
 		nc.Close()
 		return nil, err
