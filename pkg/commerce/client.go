@@ -10,9 +10,10 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
+
+	"github.com/ml-connector/ml-connector/pkg/retry"
 )
 
 // Flavour selects the URL layout and authentication family (ref §1).
@@ -243,7 +244,7 @@ func (c *Client) Do(ctx context.Context, method, path string, query url.Values, 
 			return apiErr
 		}
 		delay := c.backoff(attempt)
-		if ra, ok := parseRetryAfter(apiErr.RetryAfter, time.Now()); ok {
+		if ra, ok := retry.ParseRetryAfter(apiErr.RetryAfter, time.Now()); ok {
 			if ra > c.maxRetryAfter {
 				return apiErr
 			}
@@ -270,29 +271,10 @@ func (c *Client) retryable(method string, status int) bool {
 
 // backoff is exponential with full jitter.
 func (c *Client) backoff(attempt int) time.Duration {
-	d := c.backoffBase << min(attempt, 20)
-	if d <= 0 || d > c.backoffMax {
-		d = c.backoffMax
-	}
-	if d <= 0 {
+	if c.backoffMax <= 0 {
 		return 0
 	}
-	return time.Duration(rand.Int64N(int64(d) + 1))
-}
-
-// parseRetryAfter reads delta-seconds or an HTTP date.
-func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0, false
-	}
-	if n, err := strconv.Atoi(v); err == nil && n >= 0 {
-		return time.Duration(n) * time.Second, true
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return max(t.Sub(now), 0), true
-	}
-	return 0, false
+	return retry.Backoff(attempt, c.backoffBase, c.backoffMax, rand.Float64)
 }
 
 func sleep(ctx context.Context, d time.Duration) error {

@@ -228,21 +228,6 @@ func TestNewFromConfig(t *testing.T) {
 	}
 }
 
-func TestParseRetryAfter(t *testing.T) {
-	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	for in, want := range map[string]time.Duration{"3": 3 * time.Second, "0": 0,
-		now.Add(7 * time.Second).Format(http.TimeFormat): 7 * time.Second, now.Add(-time.Hour).Format(http.TimeFormat): 0} {
-		if got, ok := parseRetryAfter(in, now); !ok || got != want {
-			t.Errorf("%q: %v %v", in, got, ok)
-		}
-	}
-	for _, in := range []string{"", "soon", "-1"} {
-		if _, ok := parseRetryAfter(in, now); ok {
-			t.Errorf("%q accepted", in)
-		}
-	}
-}
-
 func TestRESTTypesTolerance(t *testing.T) {
 	body := `{"entity_id":"3","increment_id":"000000003","store_id":1,"created_at":"2017-08-21 22:22:19","updated_at":"2017-08-21 22:22:19",
 	"customer_is_guest":0,"grand_total":104.59,"discount_amount":-5,"items":[{"item_id":5,"sku":"MS09-M-Red","product_type":"configurable","qty_ordered":1,"price":32},

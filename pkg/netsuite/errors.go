@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/ml-connector/ml-connector/pkg/retry"
 )
 
 // Sentinels matched with errors.Is against the errors this package returns.
@@ -198,23 +200,9 @@ func parseError(op string, status int, header http.Header, body []byte) *Error {
 		}
 	}
 	if header != nil {
-		e.Wait = parseRetryAfter(header.Get("Retry-After"), time.Now())
+		e.Wait, _ = retry.ParseRetryAfter(header.Get("Retry-After"), time.Now())
 	}
 	return e
-}
-
-func parseRetryAfter(v string, now time.Time) time.Duration {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0
-	}
-	if s, err := strconv.Atoi(v); err == nil && s > 0 {
-		return time.Duration(s) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return t.Sub(now)
-	}
-	return 0
 }
 
 // Class is what a caller should do about an error.

@@ -11,6 +11,9 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -155,3 +158,27 @@ func RetryAfter(err error) (time.Duration, bool) {
 	}
 	return 0, false
 }
+
+// ParseRetryAfter reads an HTTP Retry-After value: delta-seconds or an HTTP
+// date (RFC 9110 §10.2.3). A date in the past is a zero wait; anything else
+// unreadable reports false.
+func ParseRetryAfter(v string, now time.Time) (time.Duration, bool) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0, false
+	}
+	if n, err := strconv.ParseInt(v, 10, 64); err == nil && n >= 0 {
+		if n > int64(maxRetryAfter/time.Second) {
+			return maxRetryAfter, true
+		}
+		return time.Duration(n) * time.Second, true
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return min(max(t.Sub(now), 0), maxRetryAfter), true
+	}
+	return 0, false
+}
+
+// maxRetryAfter bounds a parsed Retry-After so a hostile value cannot
+// overflow a Duration; callers apply their own, smaller, limits.
+const maxRetryAfter = 24 * time.Hour

@@ -3,6 +3,7 @@ package retry
 import (
 	"context"
 	"errors"
+	"net/http"
 	"testing"
 	"time"
 )
@@ -103,4 +104,42 @@ func TestDo(t *testing.T) {
 	if !errors.Is(err, context.Canceled) || !errors.Is(err, errTransient) || calls != 1 {
 		t.Fatalf("cancel: err %v calls %d", err, calls)
 	}
+}
+
+func TestParseRetryAfter(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for in, want := range map[string]time.Duration{
+		"3": 3 * time.Second, "0": 0, " 12 ": 12 * time.Second,
+		now.Add(7 * time.Second).Format(http.TimeFormat): 7 * time.Second,
+		now.Add(-time.Hour).Format(http.TimeFormat):      0,
+		"99999999999999999999":                           0, // overflows int64: unreadable
+		"9999999999":                                     24 * time.Hour,
+	} {
+		got, ok := ParseRetryAfter(in, now)
+		if in == "99999999999999999999" {
+			if ok {
+				t.Errorf("%q accepted as %v", in, got)
+			}
+			continue
+		}
+		if !ok || got != want {
+			t.Errorf("%q: %v %v, want %v", in, got, ok, want)
+		}
+	}
+	for _, in := range []string{"", "soon", "-1", "1.5"} {
+		if _, ok := ParseRetryAfter(in, now); ok {
+			t.Errorf("%q accepted", in)
+		}
+	}
+}
+
+func FuzzParseRetryAfter(f *testing.F) {
+	for _, s := range []string{"", "0", "120", "-1", "Wed, 21 Oct 2015 07:28:00 GMT", "9223372036854775807"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if d, ok := ParseRetryAfter(s, time.Unix(0, 0)); ok && (d < 0 || d > 24*time.Hour) {
+			t.Fatalf("%q -> %v", s, d)
+		}
+	})
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/ml-connector/ml-connector/pkg/event"
+	"github.com/ml-connector/ml-connector/pkg/retry"
 )
 
 // Dead-letter headers, added to the original message's headers.
@@ -71,20 +72,11 @@ type BatchHandler func(ctx context.Context, msgs []jetstream.Msg) error
 // Backoff gives the redelivery delay after the given delivery attempt (1-based).
 type Backoff func(attempt int) time.Duration
 
-// FullJitter is exponential backoff with full jitter:
-// random(0, min(max, base*2^(attempt-1))).
+// FullJitter is retry.Backoff (exponential with full jitter) for the
+// 1-based delivery attempt: random(0, min(max, base*2^(attempt-1))).
 func FullJitter(base, max time.Duration) Backoff {
 	return func(attempt int) time.Duration {
-		if attempt < 1 {
-			attempt = 1
-		}
-		ceil := max
-		if attempt < 40 {
-			if d := base << (attempt - 1); d > 0 && d < max {
-				ceil = d
-			}
-		}
-		return time.Duration(rand.Int64N(int64(ceil) + 1))
+		return retry.Backoff(attempt-1, base, max, rand.Float64)
 	}
 }
 
