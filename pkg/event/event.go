@@ -4,6 +4,8 @@
 package event
 
 import (
+	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -61,20 +63,76 @@ func New(typ, source, subject string, data []byte, now time.Time) (Envelope, err
 	}, nil
 }
 
-// Encode renders the envelope as JSON. Data is embedded verbatim.
+// Encode renders the envelope as JSON with Data embedded byte-for-byte:
+// json.Marshal would compact it and escape & < > (so the stored copy of a
+// webhook no longer matched Commerce's signature). Data that JSON cannot
+// carry verbatim (surrounding whitespace, e.g. a trailing newline, which a
+// JSON decoder drops) goes in CloudEvents' data_base64 instead.
 func (e Envelope) Encode() ([]byte, error) {
-	b, err := json.Marshal(e)
-	if err != nil {
+	head := envelopeHead{
+		SpecVersion: e.SpecVersion, ID: e.ID, Type: e.Type, Source: e.Source, Time: e.Time,
+		Subject: e.Subject, DataContentType: e.DataContentType, DataSchema: e.DataSchema,
+	}
+	var buf bytes.Buffer
+	buf.Grow(256 + len(e.Data)*4/3)
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(head); err != nil {
 		return nil, fmt.Errorf("encode event %s: %w", e.ID, err)
 	}
-	return b, nil
+	out := bytes.TrimRight(buf.Bytes(), "\n")
+	if len(e.Data) == 0 {
+		return out, nil
+	}
+	out = out[:len(out)-1] // drop the closing brace
+	switch {
+	case !json.Valid(e.Data):
+		return nil, fmt.Errorf("%w: data of event %s is not valid JSON", ErrInvalidEnvelope, e.ID)
+	case verbatimJSON(e.Data):
+		out = append(out, `,"data":`...)
+		out = append(out, e.Data...)
+	default:
+		out = append(out, `,"data_base64":"`...)
+		out = base64.StdEncoding.AppendEncode(out, e.Data)
+		out = append(out, '"')
+	}
+	return append(out, '}'), nil
+}
+
+// envelopeHead is Envelope without data, for Encode.
+type envelopeHead struct {
+	SpecVersion     string    `json:"specversion"`
+	ID              string    `json:"id"`
+	Type            string    `json:"type"`
+	Source          string    `json:"source"`
+	Time            time.Time `json:"time"`
+	Subject         string    `json:"subject,omitempty"`
+	DataContentType string    `json:"datacontenttype,omitempty"`
+	DataSchema      string    `json:"dataschema,omitempty"`
+}
+
+// verbatimJSON reports whether valid JSON b survives a decode into a
+// json.RawMessage unchanged: it must not start or end with whitespace.
+func verbatimJSON(b []byte) bool {
+	isSpace := func(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
+	return len(b) > 0 && !isSpace(b[0]) && !isSpace(b[len(b)-1])
 }
 
 // Decode parses and validates an envelope.
 func Decode(b []byte) (Envelope, error) {
-	var e Envelope
-	if err := json.Unmarshal(b, &e); err != nil {
+	var wire struct {
+		Envelope
+		DataBase64 []byte `json:"data_base64,omitempty"`
+	}
+	if err := json.Unmarshal(b, &wire); err != nil {
 		return Envelope{}, fmt.Errorf("%w: %v", ErrInvalidEnvelope, err)
+	}
+	e := wire.Envelope
+	if wire.DataBase64 != nil {
+		if len(e.Data) > 0 {
+			return Envelope{}, fmt.Errorf("%w: both data and data_base64", ErrInvalidEnvelope)
+		}
+		e.Data = wire.DataBase64
 	}
 	switch {
 	case e.SpecVersion != SpecVersion:

@@ -1,6 +1,9 @@
 package event
 
 import (
+	"bytes"
+	"encoding/json"
+	"errors"
 	"regexp"
 	"strings"
 	"testing"
@@ -161,4 +164,70 @@ func TestEnvelopeRejects(t *testing.T) {
 			t.Errorf("Decode(%s) accepted", b)
 		}
 	}
+}
+
+// A webhook body must come back byte-for-byte, or the stored copy no longer
+// matches Commerce's signature: no compaction, no \u0026 for &, and even
+// surrounding whitespace survives (via data_base64).
+func TestEnvelopeDataIsVerbatim(t *testing.T) {
+	for _, raw := range []string{
+		`{"eventName":"sales_order_place_after","data":{"order":{"customer_firstname":"Tom & Jerry <b>"}}}`,
+		"{\n  \"a\": \"x\",\n  \"b\": [1, 2]\n}",
+		"{\"a\":1}\n",
+		" {\"a\":1}",
+		`"just a string"`,
+		`{"u":"\u2028\u2029 Zoë 注文"}`,
+	} {
+		e, err := New(CommerceType(OrderPlaced), CommerceSource("default"), "order:default:1", []byte(raw), time.Unix(0, 0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := e.Encode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !json.Valid(b) {
+			t.Fatalf("encoded envelope is not JSON: %s", b)
+		}
+		back, err := Decode(b)
+		if err != nil {
+			t.Fatalf("decode %s: %v", b, err)
+		}
+		if string(back.Data) != raw {
+			t.Errorf("data changed:\n got %q\nwant %q", back.Data, raw)
+		}
+	}
+}
+
+func TestDecodeRejectsDataAndBase64(t *testing.T) {
+	b := `{"specversion":"1.0","id":"1","type":"t","source":"s","data":{"a":1},"data_base64":"e30="}`
+	if _, err := Decode([]byte(b)); !errors.Is(err, ErrInvalidEnvelope) {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func FuzzEnvelopeRoundTrip(f *testing.F) {
+	for _, s := range []string{`{}`, `{"a":"&<>"}`, "[1,\n2]\n", `"\u0000"`, `null`, ` 1 `} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if !json.Valid(data) {
+			return
+		}
+		e, err := New("t", "s", "k", data, time.Unix(0, 0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := e.Encode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		back, err := Decode(b)
+		if err != nil {
+			t.Fatalf("decode %q: %v", b, err)
+		}
+		if !bytes.Equal(back.Data, data) {
+			t.Fatalf("data %q came back as %q", data, back.Data)
+		}
+	})
 }
