@@ -64,9 +64,9 @@ func TestExternalIDReadableForPlainKeys(t *testing.T) {
 }
 
 func TestGuestExternalIDIgnoresCaseAndSpace(t *testing.T) {
-	a, _ := GuestExternalID("default", "Ann@Example.com")
-	b, _ := GuestExternalID("default", " ann@example.com")
-	c, _ := GuestExternalID("default", "bob@example.com")
+	a, _ := CustomerExternalID("default", BuyerKey(0, "Ann@Example.com"))
+	b, _ := CustomerExternalID("default", BuyerKey(0, " ann@example.com"))
+	c, _ := CustomerExternalID("default", BuyerKey(0, "bob@example.com"))
 	if a != b {
 		t.Errorf("same e-mail, different ids: %q %q", a, b)
 	}
@@ -78,6 +78,23 @@ func TestGuestExternalIDIgnoresCaseAndSpace(t *testing.T) {
 	}
 	if strings.Contains(a, "ann") {
 		t.Errorf("guest id %q leaks the e-mail", a)
+	}
+}
+
+func TestBuyerKey(t *testing.T) {
+	if k := BuyerKey(42, "ann@example.com"); k != "42" {
+		t.Errorf("registered buyer key = %q", k)
+	}
+	if k := BuyerKey(0, ""); k != "" {
+		t.Errorf("no id, no e-mail: %q", k)
+	}
+	if _, err := CustomerExternalID("default", ""); err == nil {
+		t.Error("empty buyer key accepted")
+	}
+	// The registered and the guest key spaces cannot meet: ids are digits,
+	// guest keys start with 'e'.
+	if k := BuyerKey(-1, "x@y.z"); !strings.HasPrefix(k, "e") {
+		t.Errorf("negative id not treated as guest: %q", k)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -57,14 +58,29 @@ func InvoiceExternalID(store, incrementID string) (string, error) {
 	return ExternalID("inv", store, incrementID)
 }
 
-// CustomerExternalID is mlc-cust-<store>-<customer_id> for registered buyers.
-func CustomerExternalID(store, customerID string) (string, error) {
-	return ExternalID("cust", store, customerID)
+// BuyerKey is the business key of a buyer, the same for ingest's subjects
+// and the writer's customer externalId: the Commerce customer id when
+// there is one, else "e" and the first 16 hex digits of
+// sha256(lower(trim(email))), so a guest's orders share one customer
+// without the address itself becoming a subject, a message id or an
+// external id. It is "" when there is neither an id nor an e-mail.
+func BuyerKey(customerID int64, email string) string {
+	if customerID > 0 {
+		return strconv.FormatInt(customerID, 10)
+	}
+	email = strings.ToLower(strings.TrimSpace(email))
+	if email == "" {
+		return ""
+	}
+	sum := sha256.Sum256([]byte(email))
+	return "e" + hex.EncodeToString(sum[:])[:16]
 }
 
-// GuestExternalID is mlc-cust-<store>-e<first 16 hex of sha256(lower(email))>:
-// a guest's orders share one customer without putting the e-mail in the id.
-func GuestExternalID(store, email string) (string, error) {
-	sum := sha256.Sum256([]byte(strings.ToLower(strings.TrimSpace(email))))
-	return ExternalID("cust", store, "e"+hex.EncodeToString(sum[:])[:16])
+// CustomerExternalID is mlc-cust-<store>-<buyer key> (BuyerKey): the
+// customer id for registered buyers, e<hash> for guests (DESIGN.md §3).
+func CustomerExternalID(store, buyerKey string) (string, error) {
+	if buyerKey == "" {
+		return "", fmt.Errorf("customer external id for store %q: no buyer key (neither customer id nor e-mail)", store)
+	}
+	return ExternalID("cust", store, buyerKey)
 }

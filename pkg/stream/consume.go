@@ -5,27 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"strconv"
 	"sync"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 
 	"github.com/ml-connector/ml-connector/pkg/event"
 	"github.com/ml-connector/ml-connector/pkg/retry"
-)
-
-// Dead-letter headers, added to the original message's headers.
-const (
-	HeaderDLQReason   = "Mlc-Dlq-Reason"
-	HeaderDLQAttempts = "Mlc-Dlq-Attempts"
-	HeaderDLQSubject  = "Mlc-Dlq-Subject"
-	HeaderDLQStream   = "Mlc-Dlq-Stream"
-	HeaderDLQSeq      = "Mlc-Dlq-Seq"
-	HeaderDLQConsumer = "Mlc-Dlq-Consumer"
-	HeaderDLQTime     = "Mlc-Dlq-Time"
 )
 
 // ErrPermanent marks a handler error that no retry can fix (a record that
@@ -263,19 +250,10 @@ func (d deadLetterer) deadLetter(ctx context.Context, msg jetstream.Msg, reason 
 	if err != nil {
 		return fmt.Errorf("metadata: %w", err)
 	}
-	out := nats.NewMsg(event.DLQSubject(msg.Subject()))
-	out.Data = msg.Data()
-	for k, v := range msg.Headers() {
-		out.Header[k] = v
-	}
-	out.Header.Set(HeaderDLQReason, reason.Error())
-	out.Header.Set(HeaderDLQAttempts, strconv.Itoa(attempt))
-	out.Header.Set(HeaderDLQSubject, msg.Subject())
-	out.Header.Set(HeaderDLQStream, d.stream)
-	out.Header.Set(HeaderDLQConsumer, d.durable)
-	out.Header.Set(HeaderDLQSeq, strconv.FormatUint(md.Sequence.Stream, 10))
-	out.Header.Set(HeaderDLQTime, time.Now().UTC().Format(time.RFC3339Nano))
-	out.Header.Set(event.HeaderMsgID, fmt.Sprintf("dlq:%s:%s:%d", d.stream, d.durable, md.Sequence.Stream))
+	out := event.DeadLetter{
+		Reason: reason.Error(), Attempts: attempt, Subject: msg.Subject(), Stream: d.stream, Seq: md.Sequence.Stream,
+		Consumer: d.durable, At: time.Now(), Header: msg.Headers(), Data: msg.Data(),
+	}.Msg()
 	pctx, cancel := context.WithTimeout(ctx, d.timeout)
 	defer cancel()
 	if _, err := d.js.PublishMsg(pctx, out); err != nil {

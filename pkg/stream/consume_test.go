@@ -202,12 +202,12 @@ func TestPermanentErrorGoesToDLQWithReason(t *testing.T) {
 	}
 	h := raw.Header
 	checks := map[string]string{
-		stream.HeaderDLQReason:   "SKU ABC-1 has no NetSuite item",
-		stream.HeaderDLQAttempts: "1",
-		stream.HeaderDLQSubject:  "work.a",
-		stream.HeaderDLQStream:   "WORK",
-		event.HeaderOrigin:       event.OriginWebhook,
-		event.HeaderKey:          "order:default:42",
+		event.HeaderDLQReason:   "SKU ABC-1 has no NetSuite item",
+		event.HeaderDLQAttempts: "1",
+		event.HeaderDLQSubject:  "work.a",
+		event.HeaderDLQStream:   "WORK",
+		event.HeaderOrigin:      event.OriginWebhook,
+		event.HeaderKey:         "order:default:42",
 	}
 	for k, want := range checks {
 		if got := h.Get(k); got != want {

@@ -1,0 +1,150 @@
+package stream
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/ml-connector/ml-connector/pkg/event"
+)
+
+// Publisher is the one way every producer puts a message on JetStream: it
+// wraps the message's data in a CloudEvents envelope, applies the headers
+// of DESIGN.md §3 (Nats-Msg-Id, Mlc-Key, Mlc-Origin, Mlc-Causation,
+// traceparent), and returns only once the stream has stored it. A
+// duplicate ack (JetStream already had the message id) is success.
+type Publisher struct {
+	js  jetstream.JetStream
+	now func() time.Time
+}
+
+// NewPublisher returns a Publisher on js.
+func NewPublisher(js jetstream.JetStream) *Publisher {
+	return &Publisher{js: js, now: time.Now}
+}
+
+// Published says what the stream did with a message.
+type Published struct {
+	// EventID is the CloudEvents id of the envelope sent (for a duplicate,
+	// the stored message keeps the id of the first one).
+	EventID string
+	// Stream and Seq locate the stored message.
+	Stream string
+	Seq    uint64
+	// Duplicate is true when the stream already had a message with the
+	// same Nats-Msg-Id: nothing new was stored, which is success too.
+	Duplicate bool
+}
+
+// Parent is the message a new one is derived from: its CloudEvents id and
+// headers give Mlc-Causation, traceparent and the inherited origin.
+type Parent struct {
+	EventID string
+	Header  nats.Header
+}
+
+// ParentOf returns the Parent of a received message whose envelope has
+// already been decoded.
+func ParentOf(env event.Envelope, hdr nats.Header) Parent { return Parent{EventID: env.ID, Header: hdr} }
+
+type publishOptions struct {
+	origin      string
+	traceparent string
+	parent      *Parent
+	header      nats.Header
+}
+
+// PublishOption configures one Publish.
+type PublishOption func(*publishOptions)
+
+// WithOrigin sets Mlc-Origin (event.OriginWebhook, ...). A derived message
+// inherits its parent's origin unless this is given.
+func WithOrigin(origin string) PublishOption { return func(o *publishOptions) { o.origin = origin } }
+
+// WithTraceparent continues the given W3C trace (e.g. the webhook request's
+// header). An invalid value is replaced by a new trace, never passed on.
+func WithTraceparent(tp string) PublishOption {
+	return func(o *publishOptions) { o.traceparent = tp }
+}
+
+// CausedBy derives the message from p: Mlc-Causation is p's event id, the
+// trace continues p's, and the origin is p's unless WithOrigin says else.
+func CausedBy(p Parent) PublishOption { return func(o *publishOptions) { o.parent = &p } }
+
+// WithHeader adds a header (for example a replay marker).
+func WithHeader(key, value string) PublishOption {
+	return func(o *publishOptions) {
+		if o.header == nil {
+			o.header = nats.Header{}
+		}
+		o.header.Set(key, value)
+	}
+}
+
+// Publish stores m and waits for the stream's ack.
+func (p *Publisher) Publish(ctx context.Context, m event.Message, opts ...PublishOption) (Published, error) {
+	msg, id, err := p.Build(m, opts...)
+	if err != nil {
+		return Published{}, err
+	}
+	ack, err := p.js.PublishMsg(ctx, msg)
+	if err != nil {
+		return Published{EventID: id}, fmt.Errorf("publish %s to %s: %w", m.Key(), msg.Subject, err)
+	}
+	return Published{EventID: id, Stream: ack.Stream, Seq: ack.Sequence, Duplicate: ack.Duplicate}, nil
+}
+
+// Build renders m as the NATS message Publish would send, and returns its
+// CloudEvents id. It is exported for producers that batch or publish
+// asynchronously; they must still wait for every ack.
+func (p *Publisher) Build(m event.Message, opts ...PublishOption) (*nats.Msg, string, error) {
+	var o publishOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	data, err := m.Data()
+	if err != nil {
+		return nil, "", err
+	}
+	env, err := event.New(m.Type(), m.Source(), m.Key(), data, p.now())
+	if err != nil {
+		return nil, "", err
+	}
+	env.DataSchema = m.Schema()
+	body, err := env.Encode()
+	if err != nil {
+		return nil, "", err
+	}
+	msg := nats.NewMsg(m.Subject())
+	msg.Data = body
+	for k, v := range o.header {
+		msg.Header[k] = v
+	}
+	msg.Header.Set(event.HeaderMsgID, m.MsgID())
+	msg.Header.Set(event.HeaderKey, m.Key())
+
+	origin, trace := o.origin, o.traceparent
+	if o.parent != nil {
+		msg.Header.Set(event.HeaderCausation, o.parent.EventID)
+		if origin == "" {
+			origin = o.parent.Header.Get(event.HeaderOrigin)
+		}
+		if trace == "" {
+			trace = o.parent.Header.Get(event.HeaderTraceparent)
+		}
+	}
+	if origin != "" {
+		msg.Header.Set(event.HeaderOrigin, origin)
+	}
+	tp, ok := event.ParseTraceparent(trace)
+	if ok {
+		tp = tp.Child()
+	} else {
+		tp = event.NewTraceparent()
+	}
+	msg.Header.Set(event.HeaderTraceparent, tp.String())
+	return msg, env.ID, nil
+}
