@@ -17,6 +17,7 @@ import (
 	"github.com/ml-connector/ml-connector/pkg/connection"
 	"github.com/ml-connector/ml-connector/pkg/secrets"
 	"github.com/ml-connector/ml-connector/pkg/service"
+	"github.com/ml-connector/ml-connector/pkg/stream"
 )
 
 // ServiceSpec is what ingest uses from JetStream.
@@ -90,7 +91,7 @@ func Run(ctx context.Context, environ map[string]string, logOut io.Writer) error
 		return nil
 	})
 	m := NewMetrics(rt.HTTP.Registry)
-	pub := NewPublisher(rt.JS)
+	pub := stream.NewPublisher(rt.JS)
 	NewWebhooks(stores, pub, m, rt.Log, cfg.MaxBody, cfg.AckTimeout, cfg.DefaultStore).Register(rt.HTTP.Mux)
 	host, _ := os.Hostname()
 	poller := NewPoller(cfg.Poll, stores, pub, checkpoints, host+"/"+uuid.NewString(), m, rt.Log)

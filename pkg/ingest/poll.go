@@ -13,6 +13,7 @@ import (
 
 	"github.com/ml-connector/ml-connector/pkg/commerce"
 	"github.com/ml-connector/ml-connector/pkg/event"
+	"github.com/ml-connector/ml-connector/pkg/stream"
 )
 
 // PollConfig is the backfill poll's schedule.
@@ -62,7 +63,7 @@ func (c PollConfig) startTime(now time.Time) (time.Time, error) {
 type Poller struct {
 	cfg    PollConfig
 	stores *Stores
-	pub    *Publisher
+	pub    *stream.Publisher
 	kv     jetstream.KeyValue
 	lease  *Lease
 	m      *Metrics
@@ -71,7 +72,7 @@ type Poller struct {
 }
 
 // NewPoller builds a poller keeping cursors and its lease in kv (mlc_checkpoints).
-func NewPoller(cfg PollConfig, stores *Stores, pub *Publisher, kv jetstream.KeyValue, holder string, m *Metrics, log zerolog.Logger) *Poller {
+func NewPoller(cfg PollConfig, stores *Stores, pub *stream.Publisher, kv jetstream.KeyValue, holder string, m *Metrics, log zerolog.Logger) *Poller {
 	ttl := max(3*cfg.Interval, 30*time.Second)
 	return &Poller{cfg: cfg, stores: stores, pub: pub, kv: kv, lease: NewLease(kv, "lease.ingest-poll", holder, ttl), m: m, log: log, now: time.Now}
 }
@@ -195,8 +196,8 @@ func (p *Poller) pollOrders(ctx context.Context, st Store) error {
 				p.m.Ignored.WithLabelValues("order-seen-before").Inc()
 				continue
 			}
-			f := Fact{Kind: event.OrderPlaced, Store: st.Code, Entity: "order", ID: o.Value.IncrementID,
-				Origin: event.OriginPoll, Schema: event.SchemaRESTOrder, Raw: o.Bytes}
+			f := event.CommerceFact{Kind: event.OrderPlaced, Store: st.Code, ID: o.Value.IncrementID,
+				DataSchema: event.SchemaRESTOrder, Raw: o.Bytes}
 			if err := p.publish(ctx, f, "order"); err != nil {
 				return err
 			}
@@ -227,8 +228,8 @@ func (p *Poller) pollInvoices(ctx context.Context, st Store) error {
 			if !inv.Value.Captured() {
 				continue
 			}
-			f := Fact{Kind: event.InvoiceCaptured, Store: st.Code, Entity: "invoice", ID: inv.Value.IncrementID,
-				Origin: event.OriginPoll, Schema: event.SchemaRESTInvoice, Raw: inv.Bytes}
+			f := event.CommerceFact{Kind: event.InvoiceCaptured, Store: st.Code, ID: inv.Value.IncrementID,
+				DataSchema: event.SchemaRESTInvoice, Raw: inv.Bytes}
 			if err := p.publish(ctx, f, "invoice"); err != nil {
 				return err
 			}
@@ -252,22 +253,22 @@ func (p *Poller) pollOptions(st Store) commerce.PollOptions {
 	}
 }
 
-func (p *Poller) publish(ctx context.Context, f Fact, kind string) error {
+func (p *Poller) publish(ctx context.Context, f event.CommerceFact, kind string) error {
 	if f.ID == "" {
 		p.log.Warn().Str("store", f.Store).Str("kind", kind).Msg("record without increment_id skipped")
 		return nil
 	}
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	dup, err := p.pub.Publish(pctx, f)
+	res, err := p.pub.Publish(pctx, f, stream.WithOrigin(event.OriginPoll))
 	if err != nil {
 		return err
 	}
-	if dup {
+	if res.Duplicate {
 		p.m.Duplicates.WithLabelValues(event.OriginPoll).Inc()
 		return nil
 	}
 	p.m.PollOnly.WithLabelValues(f.Store, kind).Inc()
-	p.log.Info().Str("key", event.Key(f.Entity, f.Store, f.ID)).Msg("found by the backfill poll only")
+	p.log.Info().Str("key", f.Key()).Msg("found by the backfill poll only")
 	return nil
 }

@@ -2,8 +2,6 @@ package ingest
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,6 +15,7 @@ import (
 
 	"github.com/ml-connector/ml-connector/pkg/commerce"
 	"github.com/ml-connector/ml-connector/pkg/event"
+	"github.com/ml-connector/ml-connector/pkg/stream"
 )
 
 // HeaderStore names the store a webhook belongs to. It is one of the
@@ -36,7 +35,7 @@ var webhookKinds = map[string]string{
 // Webhooks receives Commerce webhooks and Adobe I/O Events deliveries.
 type Webhooks struct {
 	stores       *Stores
-	pub          *Publisher
+	pub          *stream.Publisher
 	m            *Metrics
 	log          zerolog.Logger
 	maxBody      int64
@@ -46,7 +45,7 @@ type Webhooks struct {
 
 // NewWebhooks builds the receiver. maxBody caps request bodies (413 above),
 // ackTimeout bounds the wait for JetStream (503 after it).
-func NewWebhooks(stores *Stores, pub *Publisher, m *Metrics, log zerolog.Logger, maxBody int64, ackTimeout time.Duration, defaultStore string) *Webhooks {
+func NewWebhooks(stores *Stores, pub *stream.Publisher, m *Metrics, log zerolog.Logger, maxBody int64, ackTimeout time.Duration, defaultStore string) *Webhooks {
 	return &Webhooks{stores: stores, pub: pub, m: m, log: log, maxBody: maxBody, ackTimeout: ackTimeout, defaultStore: defaultStore}
 }
 
@@ -126,7 +125,7 @@ func (h *Webhooks) commerce(w http.ResponseWriter, r *http.Request) {
 		h.finish(w, r, endpoint, start, "", &reject{http.StatusBadRequest, err.Error()})
 		return
 	}
-	fact.Origin, fact.Schema, fact.Traceparent = event.OriginWebhook, event.SchemaWebhook, r.Header.Get("traceparent")
+	fact.origin, fact.DataSchema, fact.traceparent = event.OriginWebhook, event.SchemaWebhook, r.Header.Get(event.HeaderTraceparent)
 	if ignore == "" {
 		ignore, rej = h.routeStore(raw, r.Header, st, &fact, storeID, func(s Store) commerce.WebhookVerifier { return s.Verifier })
 		if rej != nil {
@@ -136,25 +135,25 @@ func (h *Webhooks) commerce(w http.ResponseWriter, r *http.Request) {
 	}
 	if ignore != "" {
 		h.m.Ignored.WithLabelValues(ignore).Inc()
-		h.finish(w, r, endpoint, start, event.Key(fact.Entity, store, fact.ID), nil)
+		h.finish(w, r, endpoint, start, event.Key(fact.Entity(), store, fact.ID), nil)
 		return
 	}
 	h.publish(w, r, endpoint, start, fact)
 }
 
-func (h *Webhooks) publish(w http.ResponseWriter, r *http.Request, endpoint string, start time.Time, fact Fact) {
-	key := event.Key(fact.Entity, fact.Store, fact.ID)
+func (h *Webhooks) publish(w http.ResponseWriter, r *http.Request, endpoint string, start time.Time, fact received) {
+	key := fact.Key()
 	ctx, cancel := context.WithTimeout(r.Context(), h.ackTimeout)
 	defer cancel()
-	dup, err := h.pub.Publish(ctx, fact)
+	res, err := h.pub.Publish(ctx, fact.CommerceFact, stream.WithOrigin(fact.origin), stream.WithTraceparent(fact.traceparent))
 	h.m.PublishTime.Observe(time.Since(start).Seconds())
 	if err != nil {
 		// Commerce logs the failure; the backfill poll will still find the record.
 		h.finish(w, r, endpoint, start, key, &reject{http.StatusServiceUnavailable, "event store unavailable, the backfill poll will pick this up: " + err.Error()})
 		return
 	}
-	if dup {
-		h.m.Duplicates.WithLabelValues(fact.Origin).Inc()
+	if res.Duplicate {
+		h.m.Duplicates.WithLabelValues(fact.origin).Inc()
 	}
 	h.finish(w, r, endpoint, start, key, nil)
 }
@@ -162,21 +161,21 @@ func (h *Webhooks) publish(w http.ResponseWriter, r *http.Request, endpoint stri
 // decodeWebhook turns a verified body into a fact and the store_id the
 // payload names (0 when absent). ignore is a reason for acknowledging
 // without publishing (an invoice that is not paid).
-func decodeWebhook(kind, store string, raw []byte) (f Fact, storeID int64, ignore string, err error) {
-	f = Fact{Kind: kind, Store: store, Raw: raw}
+func decodeWebhook(kind, store string, raw []byte) (f received, storeID int64, ignore string, err error) {
+	f = received{CommerceFact: event.CommerceFact{Kind: kind, Store: store, Raw: raw}}
 	switch kind {
 	case event.OrderPlaced:
 		o, err := commerce.DecodeOrderPlaced(raw)
 		if err != nil {
 			return f, 0, "", err
 		}
-		f.Entity, f.ID, storeID = "order", o.IncrementID, o.StoreID
+		f.ID, storeID = o.IncrementID, o.StoreID
 	case event.InvoiceCaptured:
 		inv, err := commerce.DecodeInvoiceSaved(raw)
 		if err != nil {
 			return f, 0, "", err
 		}
-		f.Entity, f.ID, storeID = "invoice", inv.IncrementID, inv.StoreID
+		f.ID, storeID = inv.IncrementID, inv.StoreID
 		if !inv.Captured() {
 			return f, storeID, "invoice-not-paid", nil
 		}
@@ -185,7 +184,7 @@ func decodeWebhook(kind, store string, raw []byte) (f Fact, storeID int64, ignor
 		if err != nil {
 			return f, 0, "", err
 		}
-		f.Entity, f.ID, storeID = "customer", CustomerKey(c.ID, c.Email), c.StoreID
+		f.ID, storeID = event.BuyerKey(c.ID, c.Email), c.StoreID
 	default:
 		return f, 0, "", fmt.Errorf("unknown webhook kind %q", kind)
 	}
@@ -198,7 +197,7 @@ func decodeWebhook(kind, store string, raw []byte) (f Fact, storeID int64, ignor
 // The body is verified again with that store's key when it differs from
 // the one already checked. An order of a store this deployment does not
 // sync is acknowledged and ignored.
-func (h *Webhooks) routeStore(raw []byte, hdr http.Header, checked Store, f *Fact, storeID int64,
+func (h *Webhooks) routeStore(raw []byte, hdr http.Header, checked Store, f *received, storeID int64,
 	verifier func(Store) commerce.WebhookVerifier) (ignore string, rej *reject) {
 	if storeID == 0 {
 		return "", nil
@@ -221,17 +220,6 @@ func (h *Webhooks) routeStore(raw []byte, hdr http.Header, checked Store, f *Fac
 		return "store-not-connected", nil
 	}
 	return "", nil
-}
-
-// CustomerKey is the business key of a buyer: the Commerce customer id, or
-// for a customer event without one, "e" and a hash of the e-mail (so the
-// address itself never becomes a subject or a message id).
-func CustomerKey(id int64, email string) string {
-	if id > 0 {
-		return strconv.FormatInt(id, 10)
-	}
-	sum := sha256.Sum256([]byte(strings.ToLower(strings.TrimSpace(email))))
-	return "e" + hex.EncodeToString(sum[:])[:16]
 }
 
 func (h *Webhooks) ioEvents(w http.ResponseWriter, r *http.Request) {
@@ -269,7 +257,8 @@ func (h *Webhooks) ioEvents(w http.ResponseWriter, r *http.Request) {
 		h.finish(w, r, "adobe-io", start, "", &reject{http.StatusBadRequest, err.Error()})
 		return
 	}
-	f := Fact{Store: store, Raw: raw, Origin: event.OriginIOEvents, Schema: event.SchemaIOEvent, Traceparent: r.Header.Get("traceparent")}
+	f := received{CommerceFact: event.CommerceFact{Store: store, Raw: raw, DataSchema: event.SchemaIOEvent},
+		origin: event.OriginIOEvents, traceparent: r.Header.Get(event.HeaderTraceparent)}
 	var storeID int64
 	name := ev.EventName()
 	switch {
@@ -279,17 +268,17 @@ func (h *Webhooks) ioEvents(w http.ResponseWriter, r *http.Request) {
 			h.finish(w, r, "adobe-io", start, "", &reject{http.StatusBadRequest, err.Error()})
 			return
 		}
-		f.Kind, f.Entity, f.ID, storeID = event.OrderPlaced, "order", o.IncrementID, o.StoreID
+		f.Kind, f.ID, storeID = event.OrderPlaced, o.IncrementID, o.StoreID
 	case strings.Contains(name, "invoice"):
 		inv, err := ev.Invoice()
 		if err != nil {
 			h.finish(w, r, "adobe-io", start, "", &reject{http.StatusBadRequest, err.Error()})
 			return
 		}
-		f.Kind, f.Entity, f.ID, storeID = event.InvoiceCaptured, "invoice", inv.IncrementID, inv.StoreID
+		f.Kind, f.ID, storeID = event.InvoiceCaptured, inv.IncrementID, inv.StoreID
 		if !inv.Captured() {
 			h.m.Ignored.WithLabelValues("invoice-not-paid").Inc()
-			h.finish(w, r, "adobe-io", start, event.Key("invoice", store, inv.IncrementID), nil)
+			h.finish(w, r, "adobe-io", start, event.Key(event.EntityInvoice, store, inv.IncrementID), nil)
 			return
 		}
 	case strings.Contains(name, "customer"):
@@ -298,7 +287,7 @@ func (h *Webhooks) ioEvents(w http.ResponseWriter, r *http.Request) {
 			h.finish(w, r, "adobe-io", start, "", &reject{http.StatusBadRequest, err.Error()})
 			return
 		}
-		f.Kind, f.Entity, f.ID, storeID = event.CustomerCreated, "customer", CustomerKey(c.ID, c.Email), c.StoreID
+		f.Kind, f.ID, storeID = event.CustomerCreated, event.BuyerKey(c.ID, c.Email), c.StoreID
 	default:
 		h.m.Ignored.WithLabelValues("io-event-type").Inc()
 		h.finish(w, r, "adobe-io", start, "", nil)
@@ -321,7 +310,7 @@ func (h *Webhooks) ioEvents(w http.ResponseWriter, r *http.Request) {
 	}
 	if ignore != "" {
 		h.m.Ignored.WithLabelValues(ignore).Inc()
-		h.finish(w, r, "adobe-io", start, event.Key(f.Entity, f.Store, f.ID), nil)
+		h.finish(w, r, "adobe-io", start, f.Key(), nil)
 		return
 	}
 	h.publish(w, r, "adobe-io", start, f)
