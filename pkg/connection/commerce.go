@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/ml-connector/ml-connector/pkg/commerce"
@@ -192,11 +193,23 @@ func ListCommerce(ctx context.Context, s *secrets.Store) ([]Commerce, error) {
 }
 
 // WatchCommerce calls fn with every stored store connection now and on
-// every change, until ctx ends.
+// every change, until ctx ends. A deletion names only the key, so the store
+// code it reports is the one the deleted value held (or, for a value never
+// read, the decoded key name): a store code such as "en_us" or "us.east"
+// must be revoked exactly.
 func WatchCommerce(ctx context.Context, s *secrets.Store, fn func(c Commerce, deleted bool, err error)) error {
+	stores := map[string]string{} // secret name -> store code of its last value
 	return s.Watch(ctx, commercePrefix+"*", func(ch secrets.Change) {
 		if ch.Deleted {
-			fn(Commerce{Store: strings.TrimPrefix(ch.Name, commercePrefix)}, true, nil)
+			code, ok := stores[ch.Name]
+			if !ok {
+				if code, ok = storeFromSecretName(ch.Name); !ok {
+					fn(Commerce{}, true, fmt.Errorf("%s deleted: %w", ch.Name, errNotAStoreName))
+					return
+				}
+			}
+			delete(stores, ch.Name)
+			fn(Commerce{Store: code}, true, nil)
 			return
 		}
 		if ch.Err != nil {
@@ -208,6 +221,46 @@ func WatchCommerce(ctx context.Context, s *secrets.Store, fn func(c Commerce, de
 			fn(Commerce{}, false, fmt.Errorf("%s: %w", ch.Name, err))
 			return
 		}
+		stores[ch.Name] = c.Store
 		fn(c, false, nil)
 	})
+}
+
+var errNotAStoreName = errors.New("not a name CommerceSecretName gives, so its store is unknown")
+
+// storeFromSecretName inverts CommerceSecretName: "__" is '_', "_XX" the
+// byte of hex XX. Only the canonical encoding decodes, so two names never
+// give the same store.
+func storeFromSecretName(name string) (string, bool) {
+	enc, ok := strings.CutPrefix(name, commercePrefix)
+	if !ok {
+		return "", false
+	}
+	var b strings.Builder
+	for i := 0; i < len(enc); i++ {
+		c := enc[i]
+		if c != '_' {
+			b.WriteByte(c)
+			continue
+		}
+		switch {
+		case i+1 < len(enc) && enc[i+1] == '_':
+			b.WriteByte('_')
+			i++
+		case i+2 < len(enc):
+			v, err := strconv.ParseUint(enc[i+1:i+3], 16, 8)
+			if err != nil {
+				return "", false
+			}
+			b.WriteByte(byte(v))
+			i += 2
+		default:
+			return "", false
+		}
+	}
+	store := b.String()
+	if CommerceSecretName(store) != name {
+		return "", false // not canonical (lowercase hex, an escaped letter, ...)
+	}
+	return store, true
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -99,4 +100,73 @@ func TestCommerceRoundTripMaskedAndWatched(t *testing.T) {
 	if err != nil || len(all) != 1 {
 		t.Fatalf("list: %v %d", err, len(all))
 	}
+}
+
+// A deletion names only the key: the watcher must read the store code back
+// exactly, whatever characters it has, or a revoked store stays connected.
+func TestCommerceDeletionNamesTheStoreExactly(t *testing.T) {
+	_, js := natstest.Connect(t, natstest.RunServer(t))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	kv, err := js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: secrets.Bucket})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, _ := secrets.GenerateKey()
+	keys, _ := secrets.NewKeyring(key)
+	store := secrets.NewStore(kv, keys)
+	codes := []string{"en_us", "us.east", "a b", "x-y", "über", "en__us", "_2E", "default"}
+	for _, code := range codes {
+		c := validCommerce()
+		c.Store = code
+		if err := SaveCommerce(ctx, store, c); err != nil {
+			t.Fatalf("%q: %v", code, err)
+		}
+	}
+	type change struct {
+		store   string
+		deleted bool
+	}
+	seen := make(chan change, 2*len(codes))
+	go func() {
+		_ = WatchCommerce(ctx, store, func(c Commerce, deleted bool, err error) {
+			if err != nil {
+				t.Errorf("watch: %v", err)
+				return
+			}
+			seen <- change{c.Store, deleted}
+		})
+	}()
+	for range codes {
+		<-seen // the initial values
+	}
+	for _, code := range codes {
+		if err := store.Delete(ctx, CommerceSecretName(code)); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case ch := <-seen:
+			if !ch.deleted || ch.store != code {
+				t.Errorf("deleting %q reported %+v", code, ch)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("no change after deleting %q", code)
+		}
+	}
+}
+
+func FuzzCommerceStoreFromName(f *testing.F) {
+	for _, s := range []string{"default", "en_us", "us.east", "a b", "über", "", "_", "__", "_2", "_zz", "-"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, code string) {
+		got, ok := storeFromSecretName(CommerceSecretName(code))
+		if !ok || got != code {
+			t.Fatalf("%q -> %q -> %q %v", code, CommerceSecretName(code), got, ok)
+		}
+		// Any other name decodes to a store whose name is that name, or not at all.
+		if s, ok := storeFromSecretName(commercePrefix + code); ok && CommerceSecretName(s) != commercePrefix+code {
+			t.Fatalf("%q decoded to %q, which encodes differently", code, s)
+		}
+	})
 }
