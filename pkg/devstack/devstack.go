@@ -28,6 +28,7 @@ import (
 	"github.com/ml-connector/ml-connector/pkg/connection"
 	"github.com/ml-connector/ml-connector/pkg/fleet"
 	"github.com/ml-connector/ml-connector/pkg/freeport"
+	"github.com/ml-connector/ml-connector/pkg/ingest"
 	"github.com/ml-connector/ml-connector/pkg/secrets"
 	"github.com/ml-connector/ml-connector/pkg/stream"
 )
@@ -191,7 +192,7 @@ func (st *Stack) startSims(ctx context.Context, o Options, env map[string]string
 	}
 	if so.Commerce.Webhooks.BaseURL == "" {
 		for _, r := range st.Services {
-			if r.Name == fleet.Ingest {
+			if r.Name == ingest.Name {
 				so.Commerce.Webhooks.BaseURL = "http://" + r.Addr + "/webhooks/commerce"
 			}
 		}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/ml-connector/ml-connector/pkg/devstack"
 	"github.com/ml-connector/ml-connector/pkg/fleet"
+	"github.com/ml-connector/ml-connector/pkg/ingest"
 	"github.com/ml-connector/ml-connector/pkg/natstest"
 	"github.com/ml-connector/ml-connector/pkg/sim/commercesim"
 )
@@ -92,7 +93,7 @@ func TestStackWithoutConnectionsReportsWhy(t *testing.T) {
 	defer st.Stop()
 	for _, r := range st.Services {
 		want := devstack.StatusReady
-		if r.Name == fleet.Ingest {
+		if r.Name == ingest.Name {
 			want = "not ready: commerce: no Commerce store connected (run mlc connect commerce)"
 		}
 		if r.Status != want {

@@ -15,14 +15,18 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/ml-connector/ml-connector/pkg/connection"
+	"github.com/ml-connector/ml-connector/pkg/event"
 	"github.com/ml-connector/ml-connector/pkg/secrets"
 	"github.com/ml-connector/ml-connector/pkg/service"
 	"github.com/ml-connector/ml-connector/pkg/stream"
 )
 
+// Name is the service's name: binary, logs, NATS connection.
+const Name = "ingest"
+
 // ServiceSpec is what ingest uses from JetStream.
 func ServiceSpec() service.Spec {
-	return service.Spec{Name: "ingest", Streams: []string{"COMMERCE"}, Buckets: []string{"mlc_checkpoints", "mlc_credentials"}}
+	return service.Spec{Name: Name, Streams: []string{event.StreamCommerce}, Buckets: []string{event.BucketCheckpoints, event.BucketCredentials}}
 }
 
 // Config is ingest's environment.
@@ -66,7 +70,7 @@ func Run(ctx context.Context, environ map[string]string, logOut io.Writer) error
 	if err != nil {
 		return err
 	}
-	checkpoints, err := rt.JS.KeyValue(ctx, "mlc_checkpoints")
+	checkpoints, err := rt.JS.KeyValue(ctx, event.BucketCheckpoints)
 	if err != nil {
 		return err
 	}

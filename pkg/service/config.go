@@ -21,12 +21,27 @@ type Base struct {
 	HTTPAddr        string        `env:"MLC_HTTP_ADDR" envDefault:":8080"`
 	LogLevel        string        `env:"MLC_LOG_LEVEL" envDefault:"info"`
 	ShutdownTimeout time.Duration `env:"MLC_SHUTDOWN_TIMEOUT" envDefault:"20s"`
+
+	// How the service proves who it is to NATS and checks the server
+	// (README, "Deploy"): files the deployment mounts.
+	NATSNKeyFile string `env:"MLC_NATS_NKEY_FILE"` // NKey seed of the service's user
+	NATSTLSCA    string `env:"MLC_NATS_TLS_CA"`    // CA of the NATS server certificates
+	NATSTLSCert  string `env:"MLC_NATS_TLS_CERT"`  // client certificate (servers that verify clients)
+	NATSTLSKey   string `env:"MLC_NATS_TLS_KEY"`
+	// Provision: create or update the service's streams, consumers and
+	// buckets at start. Production sets false: `mlc streams apply
+	// --replicas 3` provisions, services only check (their NATS users may
+	// not change streams, and the files' one replica must not undo three).
+	Provision bool `env:"MLC_PROVISION" envDefault:"true"`
 }
 
 // Validate checks the shared settings.
 func (b Base) Validate() error {
 	if b.NATSURL == "" {
 		return fmt.Errorf("MLC_NATS_URL is empty")
+	}
+	if (b.NATSTLSCert == "") != (b.NATSTLSKey == "") {
+		return fmt.Errorf("MLC_NATS_TLS_CERT and MLC_NATS_TLS_KEY go together")
 	}
 	if b.ShutdownTimeout <= 0 {
 		return fmt.Errorf("MLC_SHUTDOWN_TIMEOUT must be positive, got %v", b.ShutdownTimeout)

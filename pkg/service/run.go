@@ -43,28 +43,35 @@ func (s Spec) Uses() *stream.Selection {
 	return &stream.Selection{Streams: s.Streams, Buckets: s.Buckets}
 }
 
-// Start connects to NATS, applies the service's part of streams/, opens
-// the HTTP server and registers readiness checks. logOut is where JSON
-// logs go (os.Stdout in production).
+// Start connects to NATS, applies the service's part of streams/ (unless
+// base.Provision is off: then the "streams" readiness check waits for
+// `mlc streams apply`), opens the HTTP server and registers readiness
+// checks. logOut is where JSON logs go (os.Stdout in production).
 func Start(ctx context.Context, spec Spec, base Base, logOut io.Writer) (*Runtime, error) {
 	if err := base.Validate(); err != nil {
 		return nil, err
 	}
 	log := NewLogger(logOut, spec.Name, base.LogLevel)
-	nc, js, err := stream.Connect(base.NATSURL, base.NATSCreds, "mlc-"+spec.Name, log)
+	sec, err := stream.Security{NKeyFile: base.NATSNKeyFile, CAFile: base.NATSTLSCA, CertFile: base.NATSTLSCert, KeyFile: base.NATSTLSKey}.Options()
 	if err != nil {
 		return nil, err
 	}
-	actx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	res, err := stream.ApplyDeclared(actx, js, spec.Uses())
+	nc, js, err := stream.Connect(base.NATSURL, base.NATSCreds, "mlc-"+spec.Name, log, sec...)
 	if err != nil {
-		nc.Close()
 		return nil, err
 	}
-	for _, r := range res {
-		if r.Action != stream.Unchanged {
-			log.Info().Str("kind", r.Kind).Str("name", r.Name).Str("action", string(r.Action)).Msg("jetstream provisioned")
+	if base.Provision {
+		actx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		res, err := stream.ApplyDeclared(actx, js, spec.Uses())
+		if err != nil {
+			nc.Close()
+			return nil, err
+		}
+		for _, r := range res {
+			if r.Action != stream.Unchanged {
+				log.Info().Str("kind", r.Kind).Str("name", r.Name).Str("action", string(r.Action)).Msg("jetstream provisioned")
+			}
 		}
 	}
 	h, err := NewHTTPServer(base.HTTPAddr)
@@ -156,4 +163,19 @@ func Main(name string, run func(ctx context.Context) error) {
 		fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
 		os.Exit(1)
 	}
+}
+
+// RunIdle runs a service whose processing is not built yet: it provisions
+// its streams, reports ready and waits for shutdown.
+func RunIdle(ctx context.Context, spec Spec, environ map[string]string, logOut io.Writer) error {
+	base, err := LoadConfig[Base](environ)
+	if err != nil {
+		return err
+	}
+	rt, err := Start(ctx, spec, base, logOut)
+	if err != nil {
+		return err
+	}
+	rt.Log.Info().Interface("config", Describe(base)).Msg("configured; idle: this service's processing is not built yet")
+	return rt.Serve(ctx)
 }

@@ -5,6 +5,7 @@ package stream
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -13,8 +14,14 @@ import (
 )
 
 // Connect dials NATS with reconnects that never give up (a service outlives
-// a NATS restart) and logs connection changes. creds may be empty.
-func Connect(url, creds, name string, log zerolog.Logger) (*nats.Conn, jetstream.JetStream, error) {
+// a NATS restart) and logs connection changes. creds may be empty; extra
+// options (Security.Options) come last.
+//
+// Replies go to inboxes under _INBOX.<name>: in production each service
+// user may subscribe to its own inboxes only (deploy/nats/permissions.json),
+// so that no service can read the replies, KV gets of credentials included,
+// sent to another.
+func Connect(url, creds, name string, log zerolog.Logger, extra ...nats.Option) (*nats.Conn, jetstream.JetStream, error) {
 	opts := []nats.Option{
 		nats.Name(name),
 		nats.MaxReconnects(-1),
@@ -42,6 +49,10 @@ func Connect(url, creds, name string, log zerolog.Logger) (*nats.Conn, jetstream
 	if creds != "" {
 		opts = append(opts, nats.UserCredentials(creds))
 	}
+	if name != "" && !strings.ContainsAny(name, "*> \t\r\n") && !strings.HasSuffix(name, ".") {
+		opts = append(opts, nats.CustomInboxPrefix("_INBOX."+name))
+	}
+	opts = append(opts, extra...)
 	nc, err := nats.Connect(url, opts...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("connect nats %s: %w", url, err)
@@ -52,4 +63,36 @@ func Connect(url, creds, name string, log zerolog.Logger) (*nats.Conn, jetstream
 		return nil, nil, fmt.Errorf("jetstream: %w", err)
 	}
 	return nc, js, nil
+}
+
+// Security is how a connection proves who it is and checks the server:
+// files a deployment mounts (README, "Deploy"). Empty fields are unused.
+type Security struct {
+	NKeyFile string // NKey seed of the user (scripts/gen-secrets.sh)
+	CAFile   string // CA that signed the NATS server certificates
+	CertFile string // client certificate, for servers that verify clients
+	KeyFile  string // its private key
+}
+
+// Options returns the nats.go options for s; a file that cannot be read
+// is an error now rather than a reconnect loop later.
+func (s Security) Options() ([]nats.Option, error) {
+	var opts []nats.Option
+	if s.NKeyFile != "" {
+		o, err := nats.NkeyOptionFromSeed(s.NKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("nats nkey %s: %w", s.NKeyFile, err)
+		}
+		opts = append(opts, o)
+	}
+	if s.CAFile != "" {
+		opts = append(opts, nats.RootCAs(s.CAFile))
+	}
+	if (s.CertFile == "") != (s.KeyFile == "") {
+		return nil, fmt.Errorf("nats tls: give both the client certificate and its key, or neither")
+	}
+	if s.CertFile != "" {
+		opts = append(opts, nats.ClientCert(s.CertFile, s.KeyFile))
+	}
+	return opts, nil
 }

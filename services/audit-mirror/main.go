@@ -1,21 +1,17 @@
-// Command audit-mirror is the ml-connector audit-mirror service. It only wires: the
-// service itself lives in pkg/ (see pkg/fleet).
+// Command audit-mirror is the ml-connector audit-mirror service. main only wires: the
+// service lives in pkg/auditmirror, and this binary links nothing of the others.
 package main
 
 import (
 	"context"
 	"os"
 
-	"github.com/ml-connector/ml-connector/pkg/fleet"
+	"github.com/ml-connector/ml-connector/pkg/auditmirror"
 	"github.com/ml-connector/ml-connector/pkg/service"
 )
 
-func main() { service.Main(fleet.AuditMirror, run) }
+func main() { service.Main(auditmirror.Name, run) }
 
 func run(ctx context.Context) error {
-	svc, err := fleet.Lookup(fleet.AuditMirror)
-	if err != nil {
-		return err
-	}
-	return svc.Run(ctx, service.Environ(), os.Stdout)
+	return auditmirror.Run(ctx, service.Environ(), os.Stdout)
 }

@@ -1,21 +1,17 @@
-// Command ingest is the ml-connector ingest service. It only wires: the
-// service itself lives in pkg/ (see pkg/fleet).
+// Command ingest is the ml-connector ingest service. main only wires: the
+// service lives in pkg/ingest, and this binary links nothing of the others.
 package main
 
 import (
 	"context"
 	"os"
 
-	"github.com/ml-connector/ml-connector/pkg/fleet"
+	"github.com/ml-connector/ml-connector/pkg/ingest"
 	"github.com/ml-connector/ml-connector/pkg/service"
 )
 
-func main() { service.Main(fleet.Ingest, run) }
+func main() { service.Main(ingest.Name, run) }
 
 func run(ctx context.Context) error {
-	svc, err := fleet.Lookup(fleet.Ingest)
-	if err != nil {
-		return err
-	}
-	return svc.Run(ctx, service.Environ(), os.Stdout)
+	return ingest.Run(ctx, service.Environ(), os.Stdout)
 }

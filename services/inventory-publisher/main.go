@@ -1,21 +1,17 @@
-// Command inventory-publisher is the ml-connector inventory-publisher service. It only wires: the
-// service itself lives in pkg/ (see pkg/fleet).
+// Command inventory-publisher is the ml-connector inventory-publisher service. main only wires: the
+// service lives in pkg/inventory, and this binary links nothing of the others.
 package main
 
 import (
 	"context"
 	"os"
 
-	"github.com/ml-connector/ml-connector/pkg/fleet"
+	"github.com/ml-connector/ml-connector/pkg/inventory"
 	"github.com/ml-connector/ml-connector/pkg/service"
 )
 
-func main() { service.Main(fleet.InventoryPublisher, run) }
+func main() { service.Main(inventory.Name, run) }
 
 func run(ctx context.Context) error {
-	svc, err := fleet.Lookup(fleet.InventoryPublisher)
-	if err != nil {
-		return err
-	}
-	return svc.Run(ctx, service.Environ(), os.Stdout)
+	return inventory.Run(ctx, service.Environ(), os.Stdout)
 }

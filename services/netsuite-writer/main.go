@@ -1,21 +1,17 @@
-// Command netsuite-writer is the ml-connector netsuite-writer service. It only wires: the
-// service itself lives in pkg/ (see pkg/fleet).
+// Command netsuite-writer is the ml-connector netsuite-writer service. main only wires: the
+// service lives in pkg/writer, and this binary links nothing of the others.
 package main
 
 import (
 	"context"
 	"os"
 
-	"github.com/ml-connector/ml-connector/pkg/fleet"
+	"github.com/ml-connector/ml-connector/pkg/writer"
 	"github.com/ml-connector/ml-connector/pkg/service"
 )
 
-func main() { service.Main(fleet.NetSuiteWriter, run) }
+func main() { service.Main(writer.Name, run) }
 
 func run(ctx context.Context) error {
-	svc, err := fleet.Lookup(fleet.NetSuiteWriter)
-	if err != nil {
-		return err
-	}
-	return svc.Run(ctx, service.Environ(), os.Stdout)
+	return writer.Run(ctx, service.Environ(), os.Stdout)
 }

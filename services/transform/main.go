@@ -1,21 +1,17 @@
-// Command transform is the ml-connector transform service. It only wires: the
-// service itself lives in pkg/ (see pkg/fleet).
+// Command transform is the ml-connector transform service. main only wires: the
+// service lives in pkg/transform, and this binary links nothing of the others.
 package main
 
 import (
 	"context"
 	"os"
 
-	"github.com/ml-connector/ml-connector/pkg/fleet"
+	"github.com/ml-connector/ml-connector/pkg/transform"
 	"github.com/ml-connector/ml-connector/pkg/service"
 )
 
-func main() { service.Main(fleet.Transform, run) }
+func main() { service.Main(transform.Name, run) }
 
 func run(ctx context.Context) error {
-	svc, err := fleet.Lookup(fleet.Transform)
-	if err != nil {
-		return err
-	}
-	return svc.Run(ctx, service.Environ(), os.Stdout)
+	return transform.Run(ctx, service.Environ(), os.Stdout)
 }
