@@ -15,6 +15,7 @@ import (
 
 	"github.com/ml-connector/ml-connector/pkg/connection"
 	"github.com/ml-connector/ml-connector/pkg/netsuite"
+	"github.com/ml-connector/ml-connector/pkg/secrets"
 )
 
 func newConnectCmd() *cobra.Command {
@@ -404,7 +405,7 @@ func printNetSuiteSummary(w io.Writer, r netsuiteConnectResult) {
 		fmt.Fprintln(w, "note: the account is not OneWorld; the subsidiary mapping is stored but not used")
 	}
 	fmt.Fprintf(w, "stored: credentials %q (encrypted, %s), settings %s/%s\n",
-		connection.NetSuiteSecretName, "mlc_credentials", connection.SettingsBucket, connection.NetSuiteSettingsKey)
+		connection.NetSuiteSecretName, secrets.Bucket, connection.SettingsBucket, connection.NetSuiteSettingsKey)
 }
 
 func sortedKeys(m map[string]string) []string {

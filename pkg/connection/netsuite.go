@@ -11,6 +11,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/ml-connector/ml-connector/pkg/event"
 	"github.com/ml-connector/ml-connector/pkg/netsuite"
 	"github.com/ml-connector/ml-connector/pkg/secrets"
 )
@@ -19,7 +20,7 @@ import (
 const NetSuiteSecretName = "netsuite"
 
 // SettingsBucket is the KV bucket of non-secret settings.
-const SettingsBucket = "mlc_settings"
+const SettingsBucket = event.BucketSettings
 
 // NetSuiteSettingsKey is the mlc_settings key of the OneWorld subsidiary
 // mapping and the concurrency limit.

@@ -7,11 +7,12 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/ml-connector/ml-connector/pkg/event"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
 // Bucket is the KV bucket holding sealed credentials.
-const Bucket = "mlc_credentials"
+const Bucket = event.BucketCredentials
 
 // Store keeps sealed secrets in a JetStream KV bucket. Only sealed bytes
 // reach NATS; names (e.g. "netsuite.default") are not secret.
