@@ -14,6 +14,7 @@ import (
 	"github.com/ml-connector/ml-connector/pkg/event"
 	"github.com/ml-connector/ml-connector/pkg/netsuite"
 	"github.com/ml-connector/ml-connector/pkg/secrets"
+	"github.com/ml-connector/ml-connector/pkg/stream"
 )
 
 // NetSuiteSecretName is the credential name of the NetSuite connection.
@@ -273,35 +274,20 @@ func LoadNetSuiteSettings(ctx context.Context, kv jetstream.KeyValue) (NetSuiteS
 // WatchNetSuiteSettings calls fn with the stored settings now and on every
 // change, until ctx ends; it returns nil then.
 func WatchNetSuiteSettings(ctx context.Context, kv jetstream.KeyValue, fn func(s NetSuiteSettings, deleted bool, err error)) error {
-	w, err := kv.Watch(ctx, NetSuiteSettingsKey)
-	if err != nil {
-		return fmt.Errorf("netsuite settings: watch: %w", err)
-	}
-	defer func() { _ = w.Stop() }()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case e, ok := <-w.Updates():
-			if !ok {
-				if ctx.Err() != nil {
-					return nil
-				}
-				return errors.New("netsuite settings: watch closed")
-			}
-			if e == nil {
-				continue
-			}
-			if op := e.Operation(); op == jetstream.KeyValueDelete || op == jetstream.KeyValuePurge {
-				fn(NetSuiteSettings{}, true, nil)
-				continue
-			}
-			var s NetSuiteSettings
-			if err := json.Unmarshal(e.Value(), &s); err != nil {
-				fn(NetSuiteSettings{}, false, fmt.Errorf("netsuite settings: decode: %w", err))
-				continue
-			}
-			fn(s, false, nil)
+	err := stream.WatchKV(ctx, kv, NetSuiteSettingsKey, func(e jetstream.KeyValueEntry, deleted bool) {
+		if deleted {
+			fn(NetSuiteSettings{}, true, nil)
+			return
 		}
+		var s NetSuiteSettings
+		if err := json.Unmarshal(e.Value(), &s); err != nil {
+			fn(NetSuiteSettings{}, false, fmt.Errorf("netsuite settings: decode: %w", err))
+			return
+		}
+		fn(s, false, nil)
+	})
+	if err != nil {
+		return fmt.Errorf("netsuite settings: %w", err)
 	}
+	return nil
 }

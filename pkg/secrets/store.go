@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/ml-connector/ml-connector/pkg/event"
+	"github.com/ml-connector/ml-connector/pkg/stream"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -131,39 +132,17 @@ type Change struct {
 // "netsuite.*" also works) and then with every change, until ctx ends; it
 // returns nil then. Services use it to reload credentials without restart.
 func (s *Store) Watch(ctx context.Context, name string, fn func(Change)) error {
-	w, err := s.kv.Watch(ctx, name)
-	if err != nil {
-		return fmt.Errorf("secrets: watch %q: %w", name, err)
-	}
-	// Stop deletes the watcher's ephemeral consumer with a JetStream request,
-	// which blocks for its full timeout while NATS is unreachable; do it in
-	// the background so a shutdown never waits on it (the server removes an
-	// orphaned ephemeral consumer by itself).
-	defer func() { go func() { _ = w.Stop() }() }()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case e, ok := <-w.Updates():
-			if !ok {
-				if ctx.Err() != nil {
-					return nil
-				}
-				return fmt.Errorf("secrets: watch %q: closed", name)
-			}
-			if e == nil { // end of the initial values
-				continue
-			}
-			c := Change{Name: e.Key(), Revision: e.Revision()}
-			switch e.Operation() {
-			case jetstream.KeyValueDelete, jetstream.KeyValuePurge:
-				c.Deleted = true
-			default:
-				c.Value, c.Err = s.keys.Open(e.Key(), e.Value())
-			}
-			fn(c)
+	err := stream.WatchKV(ctx, s.kv, name, func(e jetstream.KeyValueEntry, deleted bool) {
+		c := Change{Name: e.Key(), Revision: e.Revision(), Deleted: deleted}
+		if !deleted {
+			c.Value, c.Err = s.keys.Open(e.Key(), e.Value())
 		}
+		fn(c)
+	})
+	if err != nil {
+		return fmt.Errorf("secrets: %w", err)
 	}
+	return nil
 }
 
 // Rotate makes newKey the current master key and rewraps every secret's
