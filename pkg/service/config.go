@@ -79,7 +79,8 @@ func LoadConfig[T any](environ map[string]string) (T, error) {
 }
 
 // Describe renders cfg as env-name -> value for the start-up log, masking
-// every field tagged `secret:"true"` so credentials never reach a log.
+// every field tagged `secret:"true"` and the credentials of every URL or
+// DSN (MaskURL), so credentials never reach a log.
 func Describe(cfg any) map[string]string {
 	out := map[string]string{}
 	describe(reflect.ValueOf(cfg), out)
@@ -110,12 +111,76 @@ func describe(v reflect.Value, out map[string]string) {
 			}
 			continue
 		}
-		val := fmt.Sprint(fv.Interface())
+		val := MaskURL(fmt.Sprint(fv.Interface()))
 		if f.Tag.Get("secret") == "true" && val != "" {
 			val = "****"
 		}
 		out[name] = val
 	}
+}
+
+// mask replaces a credential in a logged URL.
+const mask = "****"
+
+// secretParams are query parameters that carry a credential in DSNs
+// (ClickHouse's ?password=, tokens in webhook URLs).
+var secretParams = map[string]bool{"password": true, "pass": true, "pwd": true, "secret": true, "token": true, "access_token": true}
+
+// MaskURL returns s with the credentials of every URL in it masked: the
+// password of user:password@, a userinfo that is a bare token (nats://token@),
+// and password-like query parameters. s may list several URLs separated by
+// commas (NATS seed lists). Anything that is not a URL is returned as is.
+func MaskURL(s string) string {
+	if !strings.Contains(s, "://") {
+		return s
+	}
+	parts := strings.Split(s, ",")
+	for i, p := range parts {
+		parts[i] = maskOneURL(p)
+	}
+	return strings.Join(parts, ",")
+}
+
+func maskOneURL(s string) string {
+	scheme, rest, ok := strings.Cut(s, "://")
+	if !ok {
+		return s
+	}
+	// The authority ends at the first '/', '?' or '#'; its userinfo at the
+	// last '@' (a password may itself contain '@'). Done by hand, not with
+	// url.Parse, so that a URL too broken to parse is masked too.
+	end := strings.IndexAny(rest, "/?#")
+	if end < 0 {
+		end = len(rest)
+	}
+	authority, tail := rest[:end], rest[end:]
+	if at := strings.LastIndex(authority, "@"); at >= 0 {
+		if user, _, hasPass := strings.Cut(authority[:at], ":"); hasPass {
+			authority = user + ":" + mask + authority[at:]
+		} else {
+			authority = mask + authority[at:]
+		}
+	}
+	return scheme + "://" + authority + maskQuery(tail)
+}
+
+func maskQuery(tail string) string {
+	path, query, ok := strings.Cut(tail, "?")
+	if !ok {
+		return tail
+	}
+	query, frag, hasFrag := strings.Cut(query, "#")
+	params := strings.Split(query, "&")
+	for i, p := range params {
+		if k, _, ok := strings.Cut(p, "="); ok && secretParams[strings.ToLower(k)] {
+			params[i] = k + "=" + mask
+		}
+	}
+	out := path + "?" + strings.Join(params, "&")
+	if hasFrag {
+		out += "#" + frag
+	}
+	return out
 }
 
 // Keys returns the sorted keys of m (for stable printing).
