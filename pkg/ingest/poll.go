@@ -13,6 +13,7 @@ import (
 
 	"github.com/ml-connector/ml-connector/pkg/commerce"
 	"github.com/ml-connector/ml-connector/pkg/event"
+	"github.com/ml-connector/ml-connector/pkg/lease"
 	"github.com/ml-connector/ml-connector/pkg/stream"
 )
 
@@ -65,7 +66,7 @@ type Poller struct {
 	stores *Stores
 	pub    *stream.Publisher
 	kv     jetstream.KeyValue
-	lease  *Lease
+	lease  *lease.Lease
 	m      *Metrics
 	log    zerolog.Logger
 	now    func() time.Time
@@ -74,7 +75,7 @@ type Poller struct {
 // NewPoller builds a poller keeping cursors and its lease in kv (mlc_checkpoints).
 func NewPoller(cfg PollConfig, stores *Stores, pub *stream.Publisher, kv jetstream.KeyValue, holder string, m *Metrics, log zerolog.Logger) *Poller {
 	ttl := max(3*cfg.Interval, 30*time.Second)
-	return &Poller{cfg: cfg, stores: stores, pub: pub, kv: kv, lease: NewLease(kv, "lease.ingest-poll", holder, ttl), m: m, log: log, now: time.Now}
+	return &Poller{cfg: cfg, stores: stores, pub: pub, kv: kv, lease: lease.New(kv, "lease.ingest-poll", holder, ttl), m: m, log: log, now: time.Now}
 }
 
 // Run polls now and then every interval until ctx is done.

@@ -1,4 +1,7 @@
-package ingest
+// Package lease makes one replica of a service the active one for a job
+// (the backfill poll, the inventory schedule): a KV entry naming the holder
+// and its expiry, taken and renewed with compare-and-set.
+package lease
 
 import (
 	"context"
@@ -25,8 +28,8 @@ type leaseValue struct {
 	Expires time.Time `json:"expires"`
 }
 
-// NewLease returns a lease on key for holder, valid ttl after each renewal.
-func NewLease(kv jetstream.KeyValue, key, holder string, ttl time.Duration) *Lease {
+// New returns a lease on key for holder, valid ttl after each renewal.
+func New(kv jetstream.KeyValue, key, holder string, ttl time.Duration) *Lease {
 	return &Lease{kv: kv, key: key, holder: holder, ttl: ttl, now: time.Now}
 }
 
