@@ -152,41 +152,96 @@ func newError(method, path string, status int, body []byte, h http.Header) *Erro
 	return e
 }
 
-// RenderMessage substitutes Commerce message parameters (ref §14): a JSON list
-// replaces %1..%n (highest index first, so %10 is not read as %1 followed by
-// 0), a JSON map replaces %name (longest name first for the same reason).
-// Anything else leaves the template unchanged.
+// RenderMessage substitutes Commerce message parameters (ref §14) in one
+// pass over template, so a substituted value is never substituted again.
+// A JSON list fills %1..%n by position (%10 is the tenth, not %1 and a 0)
+// and fills a named placeholder with the next list value in order: Commerce's
+// batch endpoints send named templates with list parameters
+// ("Invalid attribute %fieldName = %fieldValue." with ["Price","-1"]), which
+// its admin renders the same way. A JSON map fills %name (the longest key
+// that starts the name, as PHP's strtr does). A placeholder without a value
+// stays as it is; anything else leaves the template unchanged.
 func RenderMessage(template string, params json.RawMessage) string {
 	if len(params) == 0 || !strings.Contains(template, "%") {
 		return template
 	}
+	var lookup func(name string, positional bool) (value string, used int, ok bool)
 	var list []json.RawMessage
-	if err := json.Unmarshal(params, &list); err == nil {
-		out := template
-		for i := len(list); i >= 1; i-- {
-			out = strings.ReplaceAll(out, "%"+strconv.Itoa(i), paramText(list[i-1]))
-		}
-		return out
-	}
 	var m map[string]json.RawMessage
-	if err := json.Unmarshal(params, &m); err == nil {
+	switch {
+	case json.Unmarshal(params, &list) == nil:
+		next := 0
+		lookup = func(name string, positional bool) (string, int, bool) {
+			if positional {
+				i, err := strconv.Atoi(name)
+				if err != nil || i < 1 || i > len(list) {
+					return "", 0, false
+				}
+				return paramText(list[i-1]), len(name), true
+			}
+			if next >= len(list) {
+				return "", 0, false
+			}
+			next++
+			return paramText(list[next-1]), len(name), true
+		}
+	case json.Unmarshal(params, &m) == nil && m != nil:
 		keys := make([]string, 0, len(m))
 		for k := range m {
 			keys = append(keys, k)
 		}
-		sort.Slice(keys, func(i, j int) bool {
-			if len(keys[i]) != len(keys[j]) {
-				return len(keys[i]) > len(keys[j])
+		sort.Slice(keys, func(i, j int) bool { return len(keys[i]) > len(keys[j]) })
+		lookup = func(name string, _ bool) (string, int, bool) {
+			for _, k := range keys {
+				if k != "" && strings.HasPrefix(name, k) {
+					return paramText(m[k]), len(k), true
+				}
 			}
-			return keys[i] < keys[j]
-		})
-		out := template
-		for _, k := range keys {
-			out = strings.ReplaceAll(out, "%"+k, paramText(m[k]))
+			return "", 0, false
 		}
-		return out
+	default:
+		return template
 	}
-	return template
+	var b strings.Builder
+	for i := 0; i < len(template); {
+		c := template[i]
+		if c != '%' {
+			b.WriteByte(c)
+			i++
+			continue
+		}
+		name, positional := placeholderAt(template[i+1:])
+		if name == "" {
+			b.WriteByte(c)
+			i++
+			continue
+		}
+		v, used, ok := lookup(name, positional)
+		if !ok {
+			b.WriteString(template[i : i+1+len(name)])
+			i += 1 + len(name)
+			continue
+		}
+		b.WriteString(v)
+		i += 1 + used
+	}
+	return b.String()
+}
+
+// placeholderAt reads the placeholder name at the start of s: digits (a
+// position) or a word starting with a letter or '_'.
+func placeholderAt(s string) (name string, positional bool) {
+	n := 0
+	for n < len(s) && s[n] >= '0' && s[n] <= '9' {
+		n++
+	}
+	if n > 0 {
+		return s[:n], true
+	}
+	for n < len(s) && (s[n] == '_' || s[n] >= 'a' && s[n] <= 'z' || s[n] >= 'A' && s[n] <= 'Z' || n > 0 && s[n] >= '0' && s[n] <= '9') {
+		n++
+	}
+	return s[:n], false
 }
 
 // paramText is how PHP's Phrase would print a parameter: strings bare, other

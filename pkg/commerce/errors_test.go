@@ -70,3 +70,45 @@ func TestNewError(t *testing.T) {
 		t.Error("404")
 	}
 }
+
+// Commerce's batch endpoints send the parameters of a named template as a
+// list (PriceUpdateResultInterface::getParameters is string[]):
+// `Invalid attribute %fieldName = %fieldValue.` with ["Price","-1"]. Its
+// admin (Magento_Ui/js/model/messages) fills a named placeholder the list
+// has no key for with the next list value, in order.
+func TestRenderMessageNamedPlaceholdersFromAList(t *testing.T) {
+	cases := []struct{ tmpl, params, want string }{
+		{"Invalid attribute %fieldName = %fieldValue.", `["Price","-1"]`, "Invalid attribute Price = -1."},
+		{"Requested product doesn't exist: %sku", `["MH05-M-Green"]`, "Requested product doesn't exist: MH05-M-Green"},
+		{"%fieldName %1 %fieldValue", `["a","b"]`, "a a b"},
+		{"%a %b %c", `["x"]`, "x %b %c"},
+		{"100% sure: %1", `["x"]`, "100% sure: x"},
+		{"%_x and %x_1", `["p","q"]`, "p and q"},
+		{"Invalid attribute %fieldName = %fieldValue.", `{"fieldName":"Price","fieldValue":"-1"}`, "Invalid attribute Price = -1."},
+	}
+	for _, c := range cases {
+		if got := RenderMessage(c.tmpl, json.RawMessage(c.params)); got != c.want {
+			t.Errorf("%q %s: got %q, want %q", c.tmpl, c.params, got, c.want)
+		}
+	}
+	pf := &PartialFailureError{Endpoint: "V1/products/base-prices", Total: 2}
+	for _, r := range []ItemMessage{{Message: "Invalid attribute %fieldName = %fieldValue.", Parameters: json.RawMessage(`["Price","-1"]`)}} {
+		pf.Failures = append(pf.Failures, ItemFailure{Message: r.Message, Parameters: r.Parameters, Rendered: r.Rendered()})
+	}
+	if msg := pf.Error(); strings.Contains(msg, "%") || !strings.Contains(msg, "Invalid attribute Price = -1.") {
+		t.Errorf("partial failure: %s", msg)
+	}
+}
+
+func FuzzRenderMessage(f *testing.F) {
+	f.Add("Invalid attribute %fieldName = %fieldValue.", `["Price","-1"]`)
+	f.Add("%1 %2 %10", `["a","b"]`)
+	f.Add("%x", `{"x":"%y","y":"z"}`)
+	f.Add("%", `[`)
+	f.Fuzz(func(t *testing.T, tmpl, params string) {
+		out := RenderMessage(tmpl, json.RawMessage(params))
+		if !strings.Contains(tmpl, "%") && out != tmpl {
+			t.Fatalf("no placeholder, yet %q became %q", tmpl, out)
+		}
+	})
+}
