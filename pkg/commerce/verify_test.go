@@ -16,6 +16,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -292,29 +293,82 @@ func TestChallenge(t *testing.T) {
 	}
 }
 
+// FuzzVerifiers: nothing panics, and a signature verifies only if it is
+// the genuine one for exactly that body (RSA PKCS#1 v1.5 and HMAC are
+// deterministic, so the genuine signature is known); the genuine one does
+// verify, and flipping any bit of it or of the body makes it fail.
 func FuzzVerifiers(f *testing.F) {
 	a, _ := testKeys(f)
 	rv, err := NewRSAVerifier(pubPEM(f, a))
 	if err != nil {
 		f.Fatal(err)
 	}
-	hv, _ := NewHMACVerifier([]byte("s3cret"))
+	secret := []byte("s3cret")
+	hv, _ := NewHMACVerifier(secret)
 	iv, _ := NewIOEventsVerifier("client-1", pubPEM(f, a))
-	f.Add([]byte(phpBody), commerceSign(f, a, []byte(phpBody)))
-	f.Add([]byte(ioBody), ioSign(f, a, []byte(ioBody)))
-	f.Add([]byte{}, "")
-	f.Add([]byte("{}"), "====")
-	f.Fuzz(func(t *testing.T, body []byte, sig string) {
+	f.Add([]byte(phpBody), commerceSign(f, a, []byte(phpBody)), uint16(0))
+	f.Add([]byte(ioBody), ioSign(f, a, []byte(ioBody)), uint16(9))
+	f.Add([]byte(phpBody), commerceSign(f, a, []byte(phpBody+" ")), uint16(3))
+	f.Add([]byte{}, "", uint16(0))
+	f.Add([]byte("{}"), "====", uint16(1))
+	f.Fuzz(func(t *testing.T, body []byte, sig string, flip uint16) {
 		h := http.Header{}
 		h.Set(HeaderWebhookSignature, sig)
 		h.Set(HeaderIOSignature1, sig)
-		_ = rv.Verify(body, h)
-		_ = hv.Verify(body, h)
-		_ = iv.Verify(body, h)
-		if sig == "" {
-			if err := rv.Verify(body, h); !errors.Is(err, ErrMissingSignature) {
-				t.Fatalf("empty signature: %v", err)
+		decoded, decErr := base64.StdEncoding.DecodeString(strings.TrimSpace(sig))
+		genuine := map[string][]byte{
+			"rsa":       mustDecode(t, commerceSign(t, a, body)),
+			"hmac":      hmacSum(secret, body),
+			"io-events": mustDecode(t, ioSign(t, a, body)),
+		}
+		verifiers := map[string]WebhookVerifier{"rsa": rv, "hmac": hv, "io-events": iv}
+		for name, v := range verifiers {
+			err := v.Verify(body, h)
+			if err == nil && (decErr != nil || !bytes.Equal(decoded, genuine[name])) {
+				t.Fatalf("%s accepted a forged signature %q for %q", name, sig, body)
+			}
+			if sig == "" && !errors.Is(err, ErrMissingSignature) {
+				t.Fatalf("%s: empty signature: %v", name, err)
+			}
+		}
+		// The genuine signature verifies (I/O Events also wants its
+		// recipient, so only the RSA and HMAC schemes here) ...
+		for _, c := range []struct {
+			name string
+			v    WebhookVerifier
+		}{{"rsa", rv}, {"hmac", hv}} {
+			good := genuine[c.name]
+			if err := c.v.Verify(body, hdr(HeaderWebhookSignature, base64.StdEncoding.EncodeToString(good))); err != nil {
+				t.Fatalf("%s: genuine signature refused: %v", c.name, err)
+			}
+			// ... and one flipped bit of it, or of the body, does not.
+			forged := append([]byte(nil), good...)
+			forged[int(flip/8)%len(forged)] ^= 1 << (flip % 8)
+			if err := c.v.Verify(body, hdr(HeaderWebhookSignature, base64.StdEncoding.EncodeToString(forged))); !errors.Is(err, ErrBadSignature) {
+				t.Fatalf("%s: signature with bit %d flipped: %v", c.name, flip, err)
+			}
+			if len(body) > 0 {
+				tampered := append([]byte(nil), body...)
+				tampered[int(flip/8)%len(tampered)] ^= 1 << (flip % 8)
+				if err := c.v.Verify(tampered, hdr(HeaderWebhookSignature, base64.StdEncoding.EncodeToString(good))); !errors.Is(err, ErrBadSignature) {
+					t.Fatalf("%s: body with bit %d flipped: %v", c.name, flip, err)
+				}
 			}
 		}
 	})
+}
+
+func mustDecode(t *testing.T, s string) []byte {
+	t.Helper()
+	b, err := base64.StdEncoding.DecodeString(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func hmacSum(secret, body []byte) []byte {
+	m := hmac.New(sha256.New, secret)
+	m.Write(body)
+	return m.Sum(nil)
 }
