@@ -70,17 +70,22 @@ func TestLimiterBlocksAndHandsOver(t *testing.T) {
 	if err := l.Acquire(short); err == nil {
 		t.Fatal("second Acquire on a full limiter must wait until ctx ends")
 	}
-	got := make(chan struct{})
-	go func() {
-		if l.Acquire(ctx) == nil {
-			close(got)
-		}
-	}()
+	// Every wait below has a deadline: a limiter that never queues the
+	// waiter or never hands the slot over fails the test instead of hanging it.
+	wctx, wcancel := context.WithTimeout(ctx, 10*time.Second)
+	defer wcancel()
+	got := make(chan error, 1)
+	go func() { got <- l.Acquire(wctx) }()
 	for l.waitersLen() == 0 {
+		if wctx.Err() != nil {
+			t.Fatal("the second Acquire never queued")
+		}
 		time.Sleep(time.Millisecond)
 	}
 	l.Release()
-	<-got
+	if err := <-got; err != nil {
+		t.Fatalf("the queued Acquire did not get the released slot: %v", err)
+	}
 	if l.InFlight() != 1 {
 		t.Fatalf("in flight = %d", l.InFlight())
 	}
