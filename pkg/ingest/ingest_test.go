@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/ml-connector/ml-connector/pkg/event"
-	"github.com/ml-connector/ml-connector/pkg/natstest"
+	"github.com/ml-connector/ml-connector/pkg/servicetest"
 	"github.com/ml-connector/ml-connector/pkg/sim/commercesim"
 )
 
@@ -53,7 +53,7 @@ func TestOrderDeliveredThreeTimesIsStoredOnce(t *testing.T) {
 	if ev.Type != "commerce.order.placed" || ev.Source != "commerce://default" || ev.DataSchema != event.SchemaWebhook {
 		t.Errorf("envelope = %+v", ev)
 	}
-	if got := metricValue(h.metrics(), `mlc_ingest_duplicates_total{origin="webhook"}`); got != "2" {
+	if got := h.metric(`mlc_ingest_duplicates_total{origin="webhook"}`); got != "2" {
 		t.Errorf("duplicates metric = %q, want 2", got)
 	}
 }
@@ -76,11 +76,14 @@ func TestDroppedWebhookIsFoundByThePoll(t *testing.T) {
 		t.Errorf("event = %s %s", ev.DataSchema, ev.Data)
 	}
 	// Later polls see the order again (lookback) and must not store it twice.
-	time.Sleep(700 * time.Millisecond)
+	h.afterPolls(2)
+	if got := h.metric(`mlc_ingest_duplicates_total{origin="poll"}`); got == "" || got == "0" {
+		t.Errorf("later polls did not see the order again (poll duplicates %q)", got)
+	}
 	if n := h.count(orderSubject); n != 1 {
 		t.Fatalf("%d messages after more polls, want 1", n)
 	}
-	if got := metricValue(h.metrics(), `mlc_ingest_poll_only_total{kind="order",store="default"}`); got != "1" {
+	if got := h.metric(`mlc_ingest_poll_only_total{kind="order",store="default"}`); got != "1" {
 		t.Errorf("poll-only metric = %q, want 1", got)
 	}
 }
@@ -92,11 +95,18 @@ func TestWebhookAndPollOverlapStoreOnce(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	time.Sleep(800 * time.Millisecond) // several poll runs over the same orders
+	if n := h.count(orderSubject); n != 5 {
+		t.Fatalf("%d messages for 5 orders delivered by webhook", n)
+	}
+	// Poll runs that started after the webhooks read the same orders again.
+	h.afterPolls(2)
+	if got, _ := strconv.Atoi(h.metric(`mlc_ingest_duplicates_total{origin="poll"}`)); got < 5 {
+		t.Fatalf("the poll saw %d of the 5 orders", got)
+	}
 	if n := h.count(orderSubject); n != 5 {
 		t.Fatalf("%d messages for 5 orders", n)
 	}
-	if got := metricValue(h.metrics(), `mlc_ingest_poll_only_total{kind="order",store="default"}`); got != "" && got != "0" {
+	if got := h.metric(`mlc_ingest_poll_only_total{kind="order",store="default"}`); got != "" && got != "0" {
 		t.Errorf("poll claims %s orders the webhooks had delivered", got)
 	}
 }
@@ -104,8 +114,8 @@ func TestWebhookAndPollOverlapStoreOnce(t *testing.T) {
 func TestUnsignedOrTamperedIsRejectedAndNothingStored(t *testing.T) {
 	h := newHarness(t, options{})
 	body := []byte(`{"eventName":"sales_order_place_after","data":{"order":{"increment_id":"000009999","store_id":1}}}`)
-	good := signCommerce(t, h.key, body)
-	other := testKey(t)
+	good := signCommerce(t, h.WebhookKey, body)
+	other := servicetest.RSAKey(t)
 	cases := []struct {
 		name   string
 		body   []byte
@@ -134,7 +144,7 @@ func TestUnsignedOrTamperedIsRejectedAndNothingStored(t *testing.T) {
 	if status, _ := h.post("/webhooks/commerce/order-placed", body, http.Header{"X-Adobe-Commerce-Webhook-Signature": {good}}); status != http.StatusOK {
 		t.Fatalf("correctly signed body: %d", status)
 	}
-	if got := metricValue(h.metrics(), `mlc_ingest_signature_failures_total{store="default"}`); got != "4" {
+	if got := h.metric(`mlc_ingest_signature_failures_total{store="default"}`); got != "4" {
 		t.Errorf("signature failure metric = %q, want 4", got)
 	}
 }
@@ -142,7 +152,7 @@ func TestUnsignedOrTamperedIsRejectedAndNothingStored(t *testing.T) {
 func TestMalformedAndOversizedBodies(t *testing.T) {
 	h := newHarness(t, options{env: map[string]string{"MLC_INGEST_MAX_BODY": "4096"}})
 	sign := func(b []byte) http.Header {
-		return http.Header{"X-Adobe-Commerce-Webhook-Signature": {signCommerce(t, h.key, b)}}
+		return http.Header{"X-Adobe-Commerce-Webhook-Signature": {signCommerce(t, h.WebhookKey, b)}}
 	}
 	for _, c := range []struct {
 		name, path, body string
@@ -164,7 +174,7 @@ func TestMalformedAndOversizedBodies(t *testing.T) {
 		t.Errorf("oversized body: %d, want 413", status)
 	}
 	// Without a Content-Length (chunked) the limit holds too.
-	req, _ := http.NewRequest(http.MethodPost, h.url+"/webhooks/commerce/order-placed", strings.NewReader(string(big)))
+	req, _ := http.NewRequest(http.MethodPost, h.svc.URL+"/webhooks/commerce/order-placed", strings.NewReader(string(big)))
 	req.ContentLength = -1
 	req.Header = sign(big)
 	resp, err := http.DefaultClient.Do(req)
@@ -194,7 +204,7 @@ func TestInvoicesOnlyWhenPaidAndCustomers(t *testing.T) {
 	if h.count("commerce.invoice.captured.default") != 0 {
 		t.Fatalf("open invoice %s was published", open.IncrementID)
 	}
-	if got := metricValue(h.metrics(), `mlc_ingest_ignored_total{reason="invoice-not-paid"}`); got != "1" {
+	if got := h.metric(`mlc_ingest_ignored_total{reason="invoice-not-paid"}`); got != "1" {
 		t.Errorf("ignored metric = %q", got)
 	}
 	paid, err := h.sim.CaptureInvoice(ctx, o.EntityID)
@@ -219,8 +229,7 @@ func TestInvoicesOnlyWhenPaidAndCustomers(t *testing.T) {
 
 func TestJetStreamOutageAnswersErrorAndPollRecovers(t *testing.T) {
 	h := newHarness(t, options{poll: true, pollInterval: 300 * time.Millisecond, env: map[string]string{"MLC_INGEST_ACK_TIMEOUT": "500ms"}})
-	h.ns.Shutdown()
-	h.ns.WaitForShutdown()
+	h.StopNATS()
 
 	o, err := h.sim.PlaceOrder(context.Background(), "default", commercesim.OrderSpec{})
 	if err != nil {
@@ -231,7 +240,7 @@ func TestJetStreamOutageAnswersErrorAndPollRecovers(t *testing.T) {
 	}
 	// NATS comes back on the same port and data: ingest reconnects and the
 	// backfill poll stores the order whose webhook failed.
-	h.ns = natstest.RunServerOn(t, h.dir, h.port)
+	h.StartNATS()
 	h.waitFor("the order after the outage", func() bool { return h.count(orderSubject) == 1 })
 	_, hdr := h.last(orderSubject)
 	if hdr[event.HeaderOrigin] != event.OriginPoll {
@@ -241,7 +250,7 @@ func TestJetStreamOutageAnswersErrorAndPollRecovers(t *testing.T) {
 
 func TestIOEventsChallenge(t *testing.T) {
 	h := newHarness(t, options{})
-	resp, err := http.Get(h.url + "/webhooks/adobe-io?challenge=abc123")
+	resp, err := http.Get(h.svc.URL + "/webhooks/adobe-io?challenge=abc123")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -272,8 +281,8 @@ func TestLogsCarryRequestIDAndKeyButNoSecrets(t *testing.T) {
 	if status, _ := h.post("/webhooks/commerce/order-placed", tampered, o.Delivery.Header); status != http.StatusUnauthorized {
 		t.Fatalf("tampered: %d", status)
 	}
-	h.stop()
-	logs := h.logs.String()
+	h.svc.Stop()
+	logs := h.svc.Logs.String()
 	if !strings.Contains(logs, o.Delivery.RequestID) || !strings.Contains(logs, "order:default:"+o.IncrementID) {
 		t.Errorf("logs lack the Commerce request id or the business key:\n%s", logs)
 	}
@@ -298,15 +307,12 @@ func TestPollPublishesAnOrderOnlyAtItsFirstSighting(t *testing.T) {
 	h.waitFor("first sighting", func() bool { return h.count(orderSubject) == 1 })
 	// Commerce timestamps have second resolution: let the cursor move past
 	// the order's creation, then change the order (updated_at moves).
-	h.waitFor("a poll run after the creation second", func() bool {
-		time.Sleep(300 * time.Millisecond)
-		return time.Since(o.CreatedAt) > 1500*time.Millisecond
-	})
+	h.waitFor("a second after the creation", func() bool { return time.Since(o.CreatedAt) > 1100*time.Millisecond })
 	if err := h.sim.UpdateOrderStatus(ctx, o.EntityID, "processing"); err != nil {
 		t.Fatal(err)
 	}
 	h.waitFor("the poll to see the update", func() bool {
-		return metricValue(h.metrics(), `mlc_ingest_ignored_total{reason="order-seen-before"}`) != ""
+		return h.metric(`mlc_ingest_ignored_total{reason="order-seen-before"}`) != ""
 	})
 	if n := h.count(orderSubject); n != 1 {
 		t.Fatalf("%d messages after the status change, want 1", n)

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/ml-connector/ml-connector/pkg/event"
-	"github.com/ml-connector/ml-connector/pkg/natstest"
 	"github.com/ml-connector/ml-connector/pkg/sim/commercesim"
 )
 
@@ -164,7 +163,7 @@ func TestIOEventsRetriedDeliveryIsStoredOnce(t *testing.T) {
 	if hdr[event.HeaderMsgID] != "order.placed:default:"+o.IncrementID || !bytes.Equal(ev.Data, ds[0].Body) {
 		t.Errorf("headers %v", hdr)
 	}
-	if got := metricValue(h.metrics(), `mlc_ingest_duplicates_total{origin="io-events"}`); got != "1" {
+	if got := h.metric(`mlc_ingest_duplicates_total{origin="io-events"}`); got != "1" {
 		t.Errorf("duplicates metric = %q, want 1", got)
 	}
 }
@@ -176,8 +175,7 @@ func TestIOEventsJetStreamOutageIsRetried(t *testing.T) {
 	}
 	h := newHarness(t, options{noWebhooks: true, io: &ioOptions{schedule: sched},
 		env: map[string]string{"MLC_INGEST_ACK_TIMEOUT": "300ms"}})
-	h.ns.Shutdown()
-	h.ns.WaitForShutdown()
+	h.StopNATS()
 	o, err := h.sim.PlaceOrder(context.Background(), "default", commercesim.OrderSpec{Buyer: commercesim.BuyerGuest})
 	if err != nil {
 		t.Fatal(err)
@@ -189,7 +187,7 @@ func TestIOEventsJetStreamOutageIsRetried(t *testing.T) {
 	if first := h.sim.IOEventDeliveries()[0].Attempts[0]; first.StatusCode != http.StatusServiceUnavailable {
 		t.Fatalf("first attempt during the outage: %d %s %s", first.StatusCode, first.Error, first.ResponseBody)
 	}
-	h.ns = natstest.RunServerOn(t, h.dir, h.port)
+	h.StartNATS()
 	ds := h.ioDeliveries()
 	d := ds[0]
 	if !d.Delivered || len(d.Attempts) < 2 {
@@ -242,7 +240,7 @@ func TestOrderViaWebhookAndIOEventsIsStoredOnce(t *testing.T) {
 	if hdr[event.HeaderOrigin] != event.OriginWebhook || !bytes.Equal(ev.Data, o.Delivery.Body) {
 		t.Errorf("stored %s from %q", ev.DataSchema, hdr[event.HeaderOrigin])
 	}
-	if got := metricValue(h.metrics(), `mlc_ingest_duplicates_total{origin="io-events"}`); got != "1" {
+	if got := h.metric(`mlc_ingest_duplicates_total{origin="io-events"}`); got != "1" {
 		t.Errorf("io-events duplicates metric = %q, want 1", got)
 	}
 }

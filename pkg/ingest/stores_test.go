@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/http"
 	"testing"
-	"time"
 
 	"github.com/ml-connector/ml-connector/pkg/event"
 	"github.com/ml-connector/ml-connector/pkg/sim/commercesim"
@@ -27,7 +26,7 @@ func TestEachOrderIsFiledUnderItsOwnStore(t *testing.T) {
 	h.waitFor("the poll to file every order", func() bool {
 		return h.count("commerce.order.placed.default")+h.count("commerce.order.placed.uk") >= 5
 	})
-	time.Sleep(600 * time.Millisecond) // more poll runs: nothing may be filed twice or under the other store
+	h.afterPolls(2) // more poll runs over the same orders: nothing may be filed twice or under the other store
 	if d, u := h.count("commerce.order.placed.default"), h.count("commerce.order.placed.uk"); d != 2 || u != 3 {
 		t.Fatalf("default %d, uk %d; want 2 and 3", d, u)
 	}
@@ -76,7 +75,7 @@ func TestOrderOfAStoreNotConnectedIsIgnored(t *testing.T) {
 	if n := h.total(); n != 0 {
 		t.Fatalf("%d messages stored for a store that is not connected", n)
 	}
-	if got := metricValue(h.metrics(), `mlc_ingest_ignored_total{reason="store-not-connected"}`); got != "1" {
+	if got := h.metric(`mlc_ingest_ignored_total{reason="store-not-connected"}`); got != "1" {
 		t.Errorf("ignored metric = %q", got)
 	}
 }
