@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"net/http"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -22,9 +23,10 @@ type options struct {
 	poll         bool
 	pollInterval time.Duration
 	env          map[string]string
-	noWebhooks   bool       // the simulator sends no Commerce webhooks
-	io           *ioOptions // the simulator also delivers through Adobe I/O Events
-	stores       []string   // connected stores (default: just "default"); ids are looked up from Commerce
+	noWebhooks   bool                // the simulator sends no Commerce webhooks
+	io           *ioOptions          // the simulator also delivers through Adobe I/O Events
+	stores       []string            // connected stores (default: just "default"); ids are looked up from Commerce
+	simStores    []commercesim.Store // the simulator's stores (default: its own, default and uk)
 }
 
 // ioOptions turn on the simulator's I/O Events deliveries to ingest's
@@ -52,7 +54,7 @@ func newHarness(t *testing.T, o options) *harness {
 	t.Helper()
 	addr := servicetest.FreeAddr(t)
 	url := "http://" + addr
-	simCfg := commercesim.Config{Seed: 7, Webhooks: commercesim.WebhookConfig{
+	simCfg := commercesim.Config{Seed: 7, Stores: o.simStores, Webhooks: commercesim.WebhookConfig{
 		BaseURL: url + "/webhooks/commerce", Timeout: 5 * time.Second, DropRate: o.drop}}
 	if o.noWebhooks {
 		simCfg.Webhooks.BaseURL = ""
@@ -143,6 +145,20 @@ func (h *harness) afterPolls(n int) {
 	h.t.Helper()
 	want := h.pollRuns() + n
 	servicetest.WaitFor(h.t, strconv.Itoa(n)+" more poll runs", func() bool { return h.pollRuns() >= want })
+}
+
+// logged reports whether one log line has all of parts.
+func (h *harness) logged(parts ...string) bool {
+	for _, line := range strings.Split(h.svc.Logs.String(), "\n") {
+		all := true
+		for _, p := range parts {
+			all = all && strings.Contains(line, p)
+		}
+		if all && line != "" {
+			return true
+		}
+	}
+	return false
 }
 
 func (h *harness) waitFor(what string, cond func() bool) {

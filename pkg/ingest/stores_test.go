@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"testing"
 
+	"github.com/ml-connector/ml-connector/pkg/connection"
 	"github.com/ml-connector/ml-connector/pkg/event"
 	"github.com/ml-connector/ml-connector/pkg/sim/commercesim"
 )
@@ -77,5 +78,48 @@ func TestOrderOfAStoreNotConnectedIsIgnored(t *testing.T) {
 	}
 	if got := h.metric(`mlc_ingest_ignored_total{reason="store-not-connected"}`); got != "1" {
 		t.Errorf("ignored metric = %q", got)
+	}
+}
+
+// `mlc credentials delete commerce.en__us` revokes store en_us: its signed
+// webhooks are refused and the poll no longer reads it with the deleted
+// credentials, whatever characters the store code has.
+func TestDeletedConnectionIsRevokedWhateverTheStoreCode(t *testing.T) {
+	for _, code := range []string{"en_us", "us.east"} {
+		t.Run(code, func(t *testing.T) {
+			h := newHarness(t, options{poll: true, stores: []string{"default", code},
+				simStores: []commercesim.Store{{Code: "default", ID: 1}, {Code: code, ID: 2}}})
+			ctx := context.Background()
+			subject := event.CommerceSubject(event.OrderPlaced, code)
+			o, err := h.sim.PlaceOrder(ctx, code, commercesim.OrderSpec{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !o.Delivery.Success || h.count(subject) != 1 {
+				t.Fatalf("before the deletion: %+v, %d stored", o.Delivery, h.count(subject))
+			}
+			if err := h.Secrets.Delete(ctx, connection.CommerceSecretName(code)); err != nil {
+				t.Fatal(err)
+			}
+			h.waitFor("ingest to drop the store", func() bool { return h.logged(`"store":"`+code+`"`, "store disconnected") })
+
+			o2, err := h.sim.PlaceOrder(ctx, code, commercesim.OrderSpec{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if o2.Delivery.StatusCode != http.StatusUnauthorized {
+				t.Fatalf("webhook of the deleted store: %d %s", o2.Delivery.StatusCode, o2.Delivery.ResponseBody)
+			}
+			// Through the other store's hook the payload still names store 2.
+			hdr := o2.Delivery.Header.Clone()
+			hdr.Set("X-Mlc-Store", "default")
+			if status, body := h.post("/webhooks/commerce/order-placed", o2.Delivery.Body, hdr); status != http.StatusOK {
+				t.Fatalf("through the default hook: %d %s", status, body)
+			}
+			h.afterPolls(2)
+			if n := h.count(subject); n != 1 {
+				t.Fatalf("%d orders stored for %s after its deletion, want 1 (from before)", n, code)
+			}
+		})
 	}
 }
