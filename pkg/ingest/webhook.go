@@ -98,21 +98,23 @@ func (h *Webhooks) commerce(w http.ResponseWriter, r *http.Request) {
 	endpoint := r.PathValue("event")
 	kind, ok := webhookKinds[endpoint]
 	if !ok {
-		h.finish(w, r, "unknown", start, "", &reject{http.StatusNotFound, fmt.Sprintf("unknown webhook %q: want order-placed, invoice-captured or customer-created", endpoint)})
+		h.finish(w, r, "unknown", start, "", &reject{http.StatusNotFound, fmt.Sprintf("unknown webhook %s: want order-placed, invoice-captured or customer-created", clip(endpoint))})
 		return
 	}
+	// The store comes from the path or a header: refuse an unknown one
+	// before reading a body that could not be verified anyway.
 	store := h.storeOf(r)
-	raw, rej := h.readBody(w, r)
-	if rej != nil {
-		h.finish(w, r, endpoint, start, "", rej)
-		return
-	}
 	st, ok := h.stores.Get(store)
 	if !ok {
 		// "unknown", not the header's value: a label per made-up store
 		// name would let anyone grow the metrics without bound.
 		h.m.SignatureFail.WithLabelValues("unknown").Inc()
-		h.finish(w, r, endpoint, start, "", &reject{http.StatusUnauthorized, fmt.Sprintf("store %q is not connected, so its webhook cannot be verified", store)})
+		h.finish(w, r, endpoint, start, "", &reject{http.StatusUnauthorized, fmt.Sprintf("store %s is not connected, so its webhook cannot be verified", clip(store))})
+		return
+	}
+	raw, rej := h.readBody(w, r)
+	if rej != nil {
+		h.finish(w, r, endpoint, start, "", rej)
 		return
 	}
 	if err := st.Verifier.Verify(raw, r.Header); err != nil {
@@ -234,15 +236,15 @@ func (h *Webhooks) ioEvents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	store := h.storeOf(r)
-	raw, rej := h.readBody(w, r)
-	if rej != nil {
-		h.finish(w, r, "adobe-io", start, "", rej)
-		return
-	}
 	st, ok := h.stores.Get(store)
 	if !ok || st.IOEvents == nil {
 		h.m.SignatureFail.WithLabelValues("unknown").Inc()
-		h.finish(w, r, "adobe-io", start, "", &reject{http.StatusUnauthorized, fmt.Sprintf("store %q has no I/O Events keys configured", store)})
+		h.finish(w, r, "adobe-io", start, "", &reject{http.StatusUnauthorized, fmt.Sprintf("store %s has no I/O Events keys configured", clip(store))})
+		return
+	}
+	raw, rej := h.readBody(w, r)
+	if rej != nil {
+		h.finish(w, r, "adobe-io", start, "", rej)
 		return
 	}
 	if err := st.IOEvents.Verify(raw, r.Header); err != nil {
@@ -320,8 +322,8 @@ func (h *Webhooks) ioEvents(w http.ResponseWriter, r *http.Request) {
 // 200 with {"op":"success"}: Commerce treats anything else as a failure.
 func (h *Webhooks) finish(w http.ResponseWriter, r *http.Request, endpoint string, start time.Time, key string, rej *reject) {
 	w.Header().Set("Content-Type", "application/json")
-	log := h.log.With().Str("endpoint", endpoint).Str("request_id", r.Header.Get(HeaderRequestID)).
-		Str("key", key).Dur("took", time.Since(start)).Logger()
+	log := h.log.With().Str("endpoint", endpoint).Str("request_id", cut(r.Header.Get(HeaderRequestID), maxEcho)).
+		Str("key", cut(key, 2*maxEcho)).Dur("took", time.Since(start)).Logger()
 	if rej == nil {
 		w.WriteHeader(http.StatusOK)
 		_, _ = io.WriteString(w, `{"op":"success"}`)
@@ -329,8 +331,34 @@ func (h *Webhooks) finish(w http.ResponseWriter, r *http.Request, endpoint strin
 		log.Debug().Msg("webhook stored")
 		return
 	}
+	rej.reason = cut(rej.reason, maxReason)
 	w.WriteHeader(rej.status)
 	_ = json.NewEncoder(w).Encode(map[string]string{"error": rej.reason})
 	h.m.Requests.WithLabelValues(endpoint, strconv.Itoa(rej.status)).Inc()
 	log.Warn().Int("status", rej.status).Str("reason", rej.reason).Msg("webhook rejected")
+}
+
+// What of a request's own values (store, event name, request id) goes into
+// an answer or a log line, and how long a reason may be: a sender must not
+// be able to grow either with a huge header (431 only starts at
+// MLC_HTTP_MAX_HEADER_BYTES).
+const (
+	maxEcho   = 64
+	maxReason = 512
+)
+
+// clip quotes s for a message, cut to maxEcho bytes.
+func clip(s string) string {
+	if len(s) <= maxEcho {
+		return strconv.Quote(s)
+	}
+	return fmt.Sprintf("%s...(%d bytes)", strconv.Quote(s[:maxEcho]), len(s))
+}
+
+// cut shortens s to at most n bytes, saying how long it was.
+func cut(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return fmt.Sprintf("%s...(%d bytes)", s[:n], len(s))
 }

@@ -21,6 +21,12 @@ type Base struct {
 	HTTPAddr        string        `env:"MLC_HTTP_ADDR" envDefault:":8080"`
 	LogLevel        string        `env:"MLC_LOG_LEVEL" envDefault:"info"`
 	ShutdownTimeout time.Duration `env:"MLC_SHUTDOWN_TIMEOUT" envDefault:"20s"`
+	// HTTPMaxHeaderBytes bounds a request's header block (431 above it);
+	// webhooks carry a few small headers.
+	HTTPMaxHeaderBytes int `env:"MLC_HTTP_MAX_HEADER_BYTES" envDefault:"65536"`
+	// HTTPMaxConns bounds the connections served at once; the ones over it
+	// get 503 at once, so a flood cannot exhaust memory or descriptors.
+	HTTPMaxConns int `env:"MLC_HTTP_MAX_CONNS" envDefault:"1024"`
 
 	// How the service proves who it is to NATS and checks the server
 	// (README, "Deploy"): files the deployment mounts.
@@ -45,6 +51,10 @@ func (b Base) Validate() error {
 	}
 	if b.ShutdownTimeout <= 0 {
 		return fmt.Errorf("MLC_SHUTDOWN_TIMEOUT must be positive, got %v", b.ShutdownTimeout)
+	}
+	if b.HTTPMaxHeaderBytes < 4096 || b.HTTPMaxConns < 1 {
+		return fmt.Errorf("MLC_HTTP_MAX_HEADER_BYTES (%d) must be at least 4096 and MLC_HTTP_MAX_CONNS (%d) at least 1",
+			b.HTTPMaxHeaderBytes, b.HTTPMaxConns)
 	}
 	if _, err := parseLevel(b.LogLevel); err != nil {
 		return err

@@ -35,13 +35,18 @@ type HTTPServer struct {
 
 // NewHTTPServer listens on addr right away (":0" picks a free port; Addr
 // reports it) so that callers can print where the service listens.
-func NewHTTPServer(addr string) (*HTTPServer, error) {
+func NewHTTPServer(addr string, opts ...HTTPOption) (*HTTPServer, error) {
+	o := httpOptions{maxHeaderBytes: 64 << 10, maxConns: 1024}
+	for _, opt := range opts {
+		opt(&o)
+	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("listen %s: %w", addr, err)
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	ln = newLimitListener(ln, o.maxConns, reg)
 	h := &HTTPServer{Mux: http.NewServeMux(), Registry: reg, ln: ln}
 	h.Mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
@@ -51,6 +56,7 @@ func NewHTTPServer(addr string) (*HTTPServer, error) {
 	h.srv = &http.Server{
 		Handler:           h.Mux,
 		ReadHeaderTimeout: 5 * time.Second,
+		MaxHeaderBytes:    o.maxHeaderBytes,
 		// A webhook body is at most a megabyte and the answer follows one
 		// JetStream ack: a client slower than this is holding a connection.
 		ReadTimeout:  30 * time.Second,

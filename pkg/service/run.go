@@ -74,7 +74,7 @@ func Start(ctx context.Context, spec Spec, base Base, logOut io.Writer) (*Runtim
 			}
 		}
 	}
-	h, err := NewHTTPServer(base.HTTPAddr)
+	h, err := NewHTTPServer(base.HTTPAddr, WithMaxHeaderBytes(base.HTTPMaxHeaderBytes), WithMaxConns(base.HTTPMaxConns))
 	if err != nil {
 		nc.Close()
 		return nil, err
