@@ -28,6 +28,12 @@ type InventoryChange struct {
 	// Sources are the new quantities per MSI source, nil when stock did not
 	// change. Quantities are never negative.
 	Sources []SourceQuantity `json:"sources,omitempty"`
+	// Base fingerprints the published values the change was diffed
+	// against ("" for a SKU never published before). It is part of MsgID:
+	// a re-run from the same snapshot repeats the id (and JetStream drops
+	// it), while a value that goes A -> B -> A inside the duplicate window
+	// is published again instead of being taken for the first A.
+	Base string `json:"base,omitempty"`
 	// ObservedAt is when NetSuite was read. It is not part of the message id.
 	ObservedAt time.Time `json:"observed_at"`
 }
@@ -44,8 +50,8 @@ type SourceQuantity struct {
 
 func (c InventoryChange) Subject() string { return InventorySubject() }
 
-// MsgID is inventory:<store>:<sku>:<hash of the new values>, so a re-run
-// that finds the same values publishes nothing new.
+// MsgID is inventory:<store>:<sku>:<hash of the new values and Base>, so a
+// re-run that finds the same values publishes nothing new.
 func (c InventoryChange) MsgID() string {
 	return "inventory:" + SubjectToken(c.Store) + ":" + c.SKU + ":" + c.valuesHash()
 }
@@ -60,7 +66,10 @@ func (c InventoryChange) valuesHash() string {
 	for _, s := range srcs {
 		fmt.Fprintf(&stock, "%d:%s=%s/%t;", len(s.SourceCode), s.SourceCode, s.Quantity.String(), s.InStock)
 	}
-	return hash16([]byte(c.SKU), []byte(price.String()), []byte(stock.String()))
+	if c.Base == "" {
+		return hash16([]byte(c.SKU), []byte(price.String()), []byte(stock.String()))
+	}
+	return hash16([]byte(c.SKU), []byte(price.String()), []byte(stock.String()), []byte(c.Base))
 }
 
 func (c InventoryChange) Key() string    { return Key(EntityItem, c.Store, c.SKU) }

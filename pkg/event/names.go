@@ -31,9 +31,10 @@ const (
 	BucketCustomerMap = "mlc_customer_map" // buyer key -> NetSuite customer id
 	BucketSynced      = "mlc_synced"       // externalId -> content hash + NetSuite id
 	BucketSettings    = "mlc_settings"     // mapping settings
+	BucketInventory   = "mlc_inventory"    // last published price/stock per store and SKU
 )
 
 // Buckets lists every KV bucket.
 func Buckets() []string {
-	return []string{BucketCredentials, BucketCheckpoints, BucketItemMap, BucketCustomerMap, BucketSynced, BucketSettings}
+	return []string{BucketCredentials, BucketCheckpoints, BucketItemMap, BucketCustomerMap, BucketSynced, BucketSettings, BucketInventory}
 }
