@@ -174,7 +174,7 @@ func LoadCommerce(ctx context.Context, s *secrets.Store, store string) (Commerce
 
 // ListCommerce reads every stored store connection.
 func ListCommerce(ctx context.Context, s *secrets.Store) ([]Commerce, error) {
-	names, err := s.List(ctx)
+	names, err := s.List(ctx, commercePrefix+"*")
 	if err != nil {
 		return nil, err
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/ml-connector/ml-connector/pkg/event"
@@ -97,7 +98,15 @@ func (s *Store) GetJSON(ctx context.Context, name string, out any) error {
 }
 
 // List returns the stored names.
-func (s *Store) List(ctx context.Context) ([]string, error) {
+//
+// With patterns (KV wildcards such as "commerce.*") it lists only names
+// matching one, each with its own filtered watch: in production a
+// service's NATS user may watch just the keys it may read
+// (deploy/nats/permissions.json), and a watch of every key is refused.
+func (s *Store) List(ctx context.Context, patterns ...string) ([]string, error) {
+	if len(patterns) > 0 {
+		return s.listMatching(ctx, patterns)
+	}
 	names, err := s.kv.Keys(ctx)
 	if errors.Is(err, jetstream.ErrNoKeysFound) {
 		return nil, nil
@@ -106,6 +115,24 @@ func (s *Store) List(ctx context.Context) ([]string, error) {
 		return nil, fmt.Errorf("secrets: list: %w", err)
 	}
 	return names, nil
+}
+
+func (s *Store) listMatching(ctx context.Context, patterns []string) ([]string, error) {
+	var names []string
+	for _, p := range patterns {
+		l, err := s.kv.ListKeysFiltered(ctx, p)
+		if err != nil {
+			return nil, fmt.Errorf("secrets: list %q: %w", p, err)
+		}
+		for k := range l.Keys() {
+			names = append(names, k)
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("secrets: list %q: %w", p, err)
+		}
+	}
+	slices.Sort(names)
+	return slices.Compact(names), nil
 }
 
 // Delete removes name.
