@@ -22,6 +22,11 @@ const (
 	// concurrency limit: the exact 429 body of ref §10 (or the 401 quirk
 	// when Config.Quirk401), without having to race requests.
 	FaultConcurrencyLimit
+	// Fault500AfterWrite applies the request, then answers 500
+	// UNEXPECTED_ERROR: a strict NetSuite that committed the write and
+	// failed afterwards. A client that repeats a create or a transform
+	// after it makes a duplicate (or is refused: the record exists).
+	Fault500AfterWrite
 )
 
 func (k FaultKind) String() string {
@@ -34,6 +39,8 @@ func (k FaultKind) String() string {
 		return "workflow-lock"
 	case FaultConcurrencyLimit:
 		return "concurrency-limit"
+	case Fault500AfterWrite:
+		return "500-after-write"
 	}
 	return "none"
 }

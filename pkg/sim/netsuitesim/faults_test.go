@@ -51,6 +51,32 @@ func TestFailNext(t *testing.T) {
 	}
 }
 
+// A strict NetSuite that commits a write and then answers 500: the record
+// exists although the answer says it failed, so repeating a transform makes
+// a second invoice (the hazard the writer must reconcile away).
+func TestFault500AfterWrite(t *testing.T) {
+	e := newEnv(t, Config{})
+	cust := e.createCustomer("c1", "")
+	e.s.FailNext("record/v1/salesOrder/eid:so1", 1, Fault500AfterWrite)
+	r := e.mustStatus(e.do("PUT", rec+"salesOrder/eid:so1", orderBody(cust, line("101", 1, "32"))), http.StatusInternalServerError)
+	if r.errorCode(t) != "UNEXPECTED_ERROR" {
+		t.Fatalf("%s", r.body)
+	}
+	sos := e.s.Records("salesOrder")
+	if len(sos) != 1 || sos[0].ExternalID != "so1" {
+		t.Fatalf("the write was not applied: %+v", sos)
+	}
+	e.s.FailNext("record/v1/salesOrder/"+sos[0].ID+"/!transform", 1, Fault500AfterWrite)
+	e.mustStatus(e.do("POST", rec+"salesOrder/"+sos[0].ID+"/!transform/invoice", map[string]any{}), http.StatusInternalServerError)
+	e.mustStatus(e.do("POST", rec+"salesOrder/"+sos[0].ID+"/!transform/invoice", map[string]any{}), http.StatusNoContent)
+	if n := len(e.s.Records("invoice")); n != 2 {
+		t.Fatalf("invoices = %d: a repeated transform after a committed 500 must show the duplicate", n)
+	}
+	if got := e.s.Stats().ErrorsInjected; got != 2 {
+		t.Fatalf("ErrorsInjected %d", got)
+	}
+}
+
 func TestErrorRateIsDeterministic(t *testing.T) {
 	count := func() int {
 		e := newEnv(t, Config{ErrorRate: 0.3, Seed: 42, NoDefaultData: true})

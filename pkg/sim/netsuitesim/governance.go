@@ -11,12 +11,31 @@ type governor struct {
 	mu       sync.Mutex
 	inFlight int
 	peak     int
+	// offered counts every authenticated call from arrival to answer,
+	// refused ones included: what the clients tried to run at once.
+	offered     int
+	peakOffered int
 }
 
 func (g *governor) reset() {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.peak = g.inFlight
+	g.peakOffered = g.offered
+}
+
+// arrive counts a call until the returned func is called, whether or not
+// the limit admits it.
+func (g *governor) arrive() func() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.offered++
+	g.peakOffered = max(g.peakOffered, g.offered)
+	return func() {
+		g.mu.Lock()
+		g.offered--
+		g.mu.Unlock()
+	}
 }
 
 // acquire admits a call unless limit > 0 and limit calls are already in
@@ -41,10 +60,10 @@ func (g *governor) acquire(limit int) (func(), bool) {
 	}, true
 }
 
-func (g *governor) peakInFlight() int {
+func (g *governor) peaks() (admitted, offered int) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	return g.peak
+	return g.peak, g.peakOffered
 }
 
 // throttled answers a call over the concurrency limit: the exact 429 body of

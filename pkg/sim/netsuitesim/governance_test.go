@@ -46,6 +46,10 @@ func TestConcurrencyLimit429(t *testing.T) {
 	if st.Throttled != len(throttled) || st.PeakInFlight > 2 || st.PeakInFlight < 1 {
 		t.Fatalf("stats %+v", st)
 	}
+	// Twelve calls were offered at once against a limit of two.
+	if st.PeakOffered <= 2 || st.PeakOffered > 12 {
+		t.Fatalf("PeakOffered %d, want 3..12", st.PeakOffered)
+	}
 	// The token endpoint is outside the limit.
 	gl := e.mustStatus(e.do("GET", "/services/rest/system/v1/governanceLimits", nil), http.StatusOK).json(t)
 	if gl["accountConcurrencyLimit"] != float64(2) || gl["integrationLimitType"] != "accountLimit" {

@@ -12,9 +12,13 @@ import (
 type Stats struct {
 	TokenRequests int `json:"tokenRequests"`
 	TokensIssued  int `json:"tokensIssued"`
-	Throttled     int `json:"throttled"` // calls refused over the concurrency limit (429 or quirk 401)
-	PeakInFlight  int `json:"peakInFlight"`
-	Requests      int `json:"requests"` // API calls, token endpoint excluded
+	Throttled     int `json:"throttled"`    // calls refused over the concurrency limit (429 or quirk 401)
+	PeakInFlight  int `json:"peakInFlight"` // most calls admitted at once (never above the limit)
+	// PeakOffered is the most calls in progress at once counting those
+	// refused over the limit: what the clients tried. A client that keeps
+	// to the account's limit never has it above ConcurrencyLimit.
+	PeakOffered int `json:"peakOffered"`
+	Requests    int `json:"requests"` // API calls, token endpoint excluded
 	// DuplicateExternalIDs lists "type/externalId" for every attempt to
 	// create a record whose externalId already existed (rejected POST or
 	// transform). A well-behaved client never causes one.
@@ -66,11 +70,11 @@ func (s *Server) finishLog(entry *RequestLog, status int) {
 
 // Stats returns a snapshot of the counters.
 func (s *Server) Stats() Stats {
-	peak := s.gov.peakInFlight()
+	peak, offered := s.gov.peaks()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := s.stats
-	st.PeakInFlight = peak
+	st.PeakInFlight, st.PeakOffered = peak, offered
 	st.DuplicateExternalIDs = append([]string{}, s.db.dupExt...)
 	return st
 }

@@ -208,6 +208,7 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 		writeAPIError(rec, e)
 		return
 	}
+	defer s.gov.arrive()()
 	release, ok := s.gov.acquire(s.cfg.ConcurrencyLimit)
 	if !ok {
 		s.throttled(rec, r)
@@ -245,6 +246,12 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, body []byte) {
 		// the client sees an ambiguous outcome of a write that happened.
 		s.dispatch(httptest.NewRecorder(), r, body)
 		panic(http.ErrAbortHandler)
+	}
+	if f == Fault500AfterWrite {
+		s.countError()
+		s.dispatch(httptest.NewRecorder(), r, body)
+		writeAPIError(w, errUnexpected(s.errorID()))
+		return
 	}
 	s.dispatch(w, r, body)
 }
