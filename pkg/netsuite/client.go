@@ -297,6 +297,7 @@ func (c *Client) do(ctx context.Context, req request) (*response, error) {
 			return resp, nil
 		}
 		nsErr := parseError(req.op, resp.status, resp.header, resp.body)
+		nsErr.Write = req.write
 		if resp.status == http.StatusUnauthorized {
 			c.tokens.invalidate(tok)
 			if attempt == 0 {

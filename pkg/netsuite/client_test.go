@@ -85,6 +85,38 @@ func TestIDFromLocation(t *testing.T) {
 	}
 }
 
+func TestRecordIDFromLocation(t *testing.T) {
+	for _, tt := range []struct{ typ, loc, want string }{
+		{"salesOrder", "https://h/services/rest/record/v1/salesOrder/5001", "5001"},
+		{"salesOrder", "https://h/services/rest/record/v1/salesorder/5001/", "5001"},
+		{"customer", "https://h/services/rest/record/v1/salesOrder/5001", ""}, // another type
+		{"salesOrder", "https://h/services/rest/record/v1/salesOrder/eid:x", ""},
+		{"salesOrder", "https://h/services/rest/async/v1/job/7", ""},
+		{"salesOrder", "https://h/services/rest/record/v1/salesOrder/5001/!transform/invoice", ""},
+		{"salesOrder", "https://h/services/rest/record/v1/salesOrder", ""},
+		{"salesOrder", "::", ""},
+		{"salesOrder", "", ""},
+	} {
+		if got := recordIDFromLocation(tt.typ, tt.loc); got != tt.want {
+			t.Errorf("%s %q = %q, want %q", tt.typ, tt.loc, got, tt.want)
+		}
+	}
+}
+
+func FuzzRecordIDFromLocation(f *testing.F) {
+	for _, s := range []string{"https://h/services/rest/record/v1/customer/647", "/services/rest/record/v1/customer/", "%zz", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, loc string) {
+		id := recordIDFromLocation("customer", loc)
+		for i := 0; i < len(id); i++ {
+			if id[i] < '0' || id[i] > '9' {
+				t.Fatalf("%q gave id %q", loc, id)
+			}
+		}
+	})
+}
+
 func TestRefDecodesBothShapes(t *testing.T) {
 	for in, want := range map[string]Ref{
 		`{"id":"110","refName":"Acme","links":[]}`: {ID: "110", RefName: "Acme"},

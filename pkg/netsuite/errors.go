@@ -24,8 +24,9 @@ var (
 	ErrInvalidContent   = errors.New("netsuite: invalid content")                 // 400 INVALID_CONTENT
 	ErrServer           = errors.New("netsuite: server error")                    // 5xx
 	ErrAuthConfig       = errors.New("netsuite: authentication is misconfigured") // token endpoint refuses us: stop, alert
-	// ErrAmbiguous marks a write whose outcome is unknown (timeout or broken
-	// connection after the request left): reconcile by eid: before retrying.
+	// ErrAmbiguous marks a write whose outcome is unknown (timeout, broken
+	// connection after the request left, or a 5xx answer: NetSuite may have
+	// committed before failing): reconcile by eid: before retrying.
 	ErrAmbiguous = errors.New("netsuite: write outcome unknown")
 	// ErrTransport is a connection-level failure on a read or a token request.
 	ErrTransport = errors.New("netsuite: transport error")
@@ -72,6 +73,10 @@ type Error struct {
 	// UnderLoad marks a 401 that followed a fresh token while the account
 	// was throttling: the §11.2 quirk, handled like a 429.
 	UnderLoad bool
+	// Write marks the answer to a write (POST, PUT, PATCH, a transform). A
+	// 5xx there is ambiguous: a strict NetSuite commits and then fails, so
+	// a blind repeat of a create or transform makes a duplicate.
+	Write bool
 }
 
 func (e *Error) Error() string {
@@ -154,6 +159,8 @@ func (e *Error) Is(target error) bool {
 		return e.hasCode(CodeInvalidContent)
 	case ErrServer:
 		return e.Status >= 500
+	case ErrAmbiguous:
+		return e.Write && e.Status >= 500
 	}
 	return false
 }
@@ -249,7 +256,10 @@ func Classify(err error) Class {
 	if errors.As(err, &e) {
 		switch {
 		case e.Status == http.StatusTooManyRequests, e.hasCode(CodeConcurrencyLimit), e.UnderLoad:
+			// Refused at the door: nothing was written.
 			return ClassRetryable
+		case e.Status >= 500 && e.Write:
+			return ClassAmbiguous
 		case e.Status >= 500:
 			return ClassRetryable
 		case e.Status == http.StatusRequestTimeout:
@@ -271,7 +281,8 @@ func Classify(err error) Class {
 }
 
 // IsRetryable reports whether backing off and repeating the same call is
-// safe and may succeed. Ambiguous writes are not: reconcile them first.
+// safe and may succeed. Ambiguous writes are not (a transport failure or a
+// 5xx answer to a write): reconcile them by eid: first.
 func IsRetryable(err error) bool { return Classify(err) == ClassRetryable }
 
 func transportError(op string, write bool, err error) error {

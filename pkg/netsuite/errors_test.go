@@ -78,6 +78,10 @@ func TestParseErrorAndClassify(t *testing.T) {
 func TestClassifyNonHTTP(t *testing.T) {
 	under := parseError("GET x", 401, nil, nil)
 	under.UnderLoad = true
+	write500 := parseError("POST salesOrder/1/!transform/invoice", 500, nil, nil)
+	write500.Write = true
+	write429 := parseError("PUT x", 429, nil, []byte(body429))
+	write429.Write = true
 	tests := []struct {
 		err  error
 		want Class
@@ -88,6 +92,8 @@ func TestClassifyNonHTTP(t *testing.T) {
 		{context.Canceled, ClassPermanent},
 		{context.DeadlineExceeded, ClassRetryable},
 		{under, ClassRetryable},
+		{write500, ClassAmbiguous}, // a strict NetSuite commits, then answers 500
+		{write429, ClassRetryable}, // refused at the door: nothing written
 		{errors.New("other"), ClassPermanent},
 		{nil, ClassPermanent},
 	}
@@ -98,6 +104,9 @@ func TestClassifyNonHTTP(t *testing.T) {
 	}
 	if !errors.Is(under, ErrConcurrencyLimit) {
 		t.Error("401 under load should match ErrConcurrencyLimit")
+	}
+	if !errors.Is(write500, ErrAmbiguous) || !errors.Is(write500, ErrServer) || errors.Is(write429, ErrAmbiguous) {
+		t.Error("a 5xx on a write is both a server error and an unknown outcome; a 429 is neither")
 	}
 }
 

@@ -124,34 +124,42 @@ func (c *Client) Patch(ctx context.Context, recordType, id string, body any, opt
 }
 
 // Upsert PUTs body to <recordType>/eid:<externalID>, creating or updating
-// the record, then reads the internal id back by eid: (the 204 carries no
-// dependable Location). For transactions use UpsertTransaction, or at least
-// Replace("item"): a plain PUT on an existing order appends its lines again.
+// the record, and returns its internal id: from the Location header when
+// NetSuite sends one naming a record of that type, else read back by eid:
+// (ref §4.2: the 204 carries no dependable Location). For transactions use
+// UpsertTransaction, or at least Replace("item"): a plain PUT on an
+// existing order appends its lines again.
 func (c *Client) Upsert(ctx context.Context, recordType, externalID string, body any, opts ...WriteOption) (string, error) {
-	if err := c.put(ctx, recordType, externalID, body, opts); err != nil {
-		return "", err
+	id, err := c.put(ctx, recordType, externalID, body, opts)
+	if err != nil || id != "" {
+		return id, err
 	}
 	return c.lookupID(ctx, recordType, externalID)
 }
 
-func (c *Client) put(ctx context.Context, recordType, externalID string, body any, opts []WriteOption) error {
+// put sends the upsert and returns the id its Location names, if any.
+func (c *Client) put(ctx context.Context, recordType, externalID string, body any, opts []WriteOption) (string, error) {
 	if err := validRecordType(recordType); err != nil {
-		return err
+		return "", err
 	}
 	if err := ValidateExternalID(externalID); err != nil {
-		return err
+		return "", err
 	}
 	o := applyWrite(opts)
-	_, err := c.do(ctx, request{method: http.MethodPut, path: recordPath + recordType + "/" + eidRef(externalID),
+	resp, err := c.do(ctx, request{method: http.MethodPut, path: recordPath + recordType + "/" + eidRef(externalID),
 		query: o.query, header: o.header, body: body, write: true, op: "PUT " + recordType + "/" + eidRef(externalID)})
-	return err
+	if err != nil {
+		return "", err
+	}
+	return recordIDFromLocation(recordType, resp.header.Get("Location")), nil
 }
 
 // UpsertTransaction writes a sales order or invoice at most once, following
 // ref §4.3: look it up by eid:; if it exists return its id untouched
-// (created=false); else PUT ?replace=item and read the id back. When the
-// PUT's outcome is unknown (timeout, reset) it goes back to the lookup
-// instead of re-sending, a bounded number of times.
+// (created=false); else PUT ?replace=item and take the id from Location or
+// read it back. When the PUT's outcome is unknown (timeout, reset, a 5xx
+// answer) it goes back to the lookup instead of re-sending, a bounded
+// number of times.
 func (c *Client) UpsertTransaction(ctx context.Context, recordType, externalID string, body any) (id string, created bool, err error) {
 	if err := ValidateExternalID(externalID); err != nil {
 		return "", false, err
@@ -167,7 +175,10 @@ func (c *Client) UpsertTransaction(ctx context.Context, recordType, externalID s
 		case !errors.Is(err, ErrNotFound):
 			return "", false, err
 		}
-		err = c.put(ctx, recordType, externalID, body, []WriteOption{Replace("item")})
+		id, err = c.put(ctx, recordType, externalID, body, []WriteOption{Replace("item")})
+		if err == nil && id != "" {
+			return id, true, nil
+		}
 		if err == nil {
 			id, err := c.lookupID(ctx, recordType, externalID)
 			if err != nil {
@@ -281,6 +292,33 @@ func idFromLocation(op, loc string) (string, error) {
 		return "", fmt.Errorf("netsuite: %s: no id in Location %q", op, loc)
 	}
 	return id, nil
+}
+
+// recordIDFromLocation is the internal id of a Location header that names
+// a record of recordType (.../record/v1/<type>/<numeric id>), "" for any
+// other Location or none: an async job URL or an eid: path is no id.
+func recordIDFromLocation(recordType, loc string) string {
+	if loc == "" {
+		return ""
+	}
+	u, err := url.Parse(loc)
+	if err != nil {
+		return ""
+	}
+	rest, ok := strings.CutPrefix(strings.TrimRight(u.Path, "/"), recordPath)
+	if !ok {
+		return ""
+	}
+	typ, id, ok := strings.Cut(rest, "/")
+	if !ok || !strings.EqualFold(typ, recordType) || id == "" || len(id) > 20 {
+		return ""
+	}
+	for i := 0; i < len(id); i++ {
+		if id[i] < '0' || id[i] > '9' {
+			return ""
+		}
+	}
+	return id
 }
 
 // flexString decodes a JSON string or number as a string.

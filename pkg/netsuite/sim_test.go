@@ -326,11 +326,17 @@ func countLines(t *testing.T, r netsuitesim.Record) int {
 type dropFirstPUT struct {
 	s    *netsuitesim.Server
 	once sync.Once
+	// kind is the fault of that first PUT (default FaultDropAfterWrite).
+	kind netsuitesim.FaultKind
 }
 
 func (d *dropFirstPUT) RoundTrip(r *http.Request) (*http.Response, error) {
 	if r.Method == http.MethodPut {
-		d.once.Do(func() { d.s.FailNext(r.URL.Path, 1, netsuitesim.FaultDropAfterWrite) })
+		kind := d.kind
+		if kind == 0 {
+			kind = netsuitesim.FaultDropAfterWrite
+		}
+		d.once.Do(func() { d.s.FailNext(r.URL.Path, 1, kind) })
 	}
 	return http.DefaultTransport.RoundTrip(r)
 }
@@ -346,7 +352,7 @@ func TestSimUpsertTransactionAmbiguousWrite(t *testing.T) {
 	}
 	c := simClient(t, s, creds, WithHTTPClient(&http.Client{Transport: &dropFirstPUT{s: s}}))
 	// Plain put: the dropped answer is ambiguous, not a failure.
-	err = c.put(ctx, TypeSalesOrder, "mlc-so-default-7", orderBody(cust, "101"), nil)
+	_, err = c.put(ctx, TypeSalesOrder, "mlc-so-default-7", orderBody(cust, "101"), nil)
 	if !errors.Is(err, ErrAmbiguous) || Classify(err) != ClassAmbiguous {
 		t.Fatalf("dropped PUT: %v", err)
 	}
@@ -664,5 +670,123 @@ func TestSimAuthFailureModes(t *testing.T) {
 				t.Fatalf("token requests = %d, want %d", n, tt.tokenReqs)
 			}
 		})
+	}
+}
+
+// A strict NetSuite commits a write and then answers 500. Retrying a
+// transform or a POST create on that 500 is not safe: the repeat makes a
+// second invoice (or is refused because the record exists). A 500 on a
+// write is an unknown outcome, like a dropped connection: reconcile first.
+func TestSim500AfterCommitIsAmbiguous(t *testing.T) {
+	t.Parallel()
+	s, creds := simEnv(t, netsuitesim.Config{}, keys.p256)
+	c := simClient(t, s, creds)
+	ctx := ctxT(t)
+	cust, err := c.Upsert(ctx, TypeCustomer, "mlc-cust-default-500", customerBody("Kim"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	soID, _, err := c.UpsertTransaction(ctx, TypeSalesOrder, "mlc-so-default-500", orderBody(cust, "101"))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// Transform: committed, then 500.
+	s.FailNext("record/v1/salesOrder/"+soID+"/!transform", 1, netsuitesim.Fault500AfterWrite)
+	policy := retry.Policy{Base: time.Millisecond, Cap: 5 * time.Millisecond, MaxAttempts: 3, Retryable: IsRetryable}
+	err = retry.Do(ctx, policy, func(ctx context.Context, _ int) error {
+		_, err := c.TransformToInvoice(ctx, soID, map[string]any{})
+		return err
+	})
+	if !errors.Is(err, ErrAmbiguous) || Classify(err) != ClassAmbiguous || IsRetryable(err) || !errors.Is(err, ErrServer) {
+		t.Fatalf("500 after a committed transform: %v (class %v)", err, Classify(err))
+	}
+	if n := len(s.Records("invoice")); n != 1 {
+		t.Fatalf("invoices = %d: a 500 on a transform was retried blindly", n)
+	}
+
+	// POST create: committed, then 500; a blind repeat would make a second customer.
+	s.FailNext("record/v1/customer", 1, netsuitesim.Fault500AfterWrite)
+	before := len(s.Records("customer"))
+	err = retry.Do(ctx, policy, func(ctx context.Context, _ int) error {
+		_, err := c.Create(ctx, TypeCustomer, customerBody("Lou"))
+		return err
+	})
+	if Classify(err) != ClassAmbiguous || IsRetryable(err) {
+		t.Fatalf("500 after a committed create: %v (class %v)", err, Classify(err))
+	}
+	if n := len(s.Records("customer")) - before; n != 1 {
+		t.Fatalf("customers created = %d", n)
+	}
+
+	// UpsertTransaction reconciles a committed-then-500 PUT by eid: one
+	// order, one PUT, its lines once.
+	c500 := simClient(t, s, creds, WithHTTPClient(&http.Client{Transport: &dropFirstPUT{s: s, kind: netsuitesim.Fault500AfterWrite}}))
+	id, created, err := c500.UpsertTransaction(ctx, TypeSalesOrder, "mlc-so-default-501", orderBody(cust, "101", "102"))
+	if err != nil || !created || id == "" {
+		t.Fatalf("UpsertTransaction after a committed 500 = %q %v %v", id, created, err)
+	}
+	puts := 0
+	for _, r := range s.Requests() {
+		if r.Method == http.MethodPut && strings.HasSuffix(r.Path, "eid:mlc-so-default-501") {
+			puts++
+		}
+	}
+	for _, r := range s.Records("salesOrder") {
+		if r.ExternalID == "mlc-so-default-501" && (countLines(t, r) != 2 || puts != 1) {
+			t.Fatalf("lines %d, PUTs %d", countLines(t, r), puts)
+		}
+	}
+
+	// Reads stay retryable on a 500: nothing was written.
+	s.FailNext("record/v1/inventoryItem", 1, netsuitesim.Fault500)
+	if err := c.Get(ctx, "inventoryItem", "101", nil); !IsRetryable(err) || errors.Is(err, ErrAmbiguous) {
+		t.Fatalf("500 on a read: %v", err)
+	}
+}
+
+// When NetSuite sends Location on a PUT upsert, the id is taken from it and
+// not read back: one call per write instead of two.
+func TestSimUpsertTakesIDFromLocation(t *testing.T) {
+	t.Parallel()
+	for _, withLocation := range []bool{false, true} {
+		s, creds := simEnv(t, netsuitesim.Config{UpsertSetsLocation: withLocation}, keys.p256)
+		c := simClient(t, s, creds)
+		ctx := ctxT(t)
+		cust, err := c.Upsert(ctx, TypeCustomer, "mlc-cust-default-loc", customerBody("Ida"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		soID, created, err := c.UpsertTransaction(ctx, TypeSalesOrder, "mlc-so-default-loc", orderBody(cust, "101"))
+		if err != nil || !created {
+			t.Fatalf("UpsertTransaction = %q %v %v", soID, created, err)
+		}
+		var gets, puts int
+		for _, r := range s.Requests() {
+			switch r.Method {
+			case http.MethodGet:
+				gets++
+			case http.MethodPut:
+				puts++
+			}
+		}
+		// Without Location: customer PUT+GET, order GET(404)+PUT+GET.
+		wantGets := 3
+		if withLocation {
+			wantGets = 1 // only the order's existence check
+		}
+		if puts != 2 || gets != wantGets {
+			t.Errorf("Location %v: %d PUTs, %d GETs; want 2, %d", withLocation, puts, gets, wantGets)
+		}
+		for _, r := range s.Records(TypeSalesOrder) {
+			if r.ExternalID == "mlc-so-default-loc" && r.ID != soID {
+				t.Errorf("id %q, record %q", soID, r.ID)
+			}
+		}
+		for _, r := range s.Records(TypeCustomer) {
+			if r.ExternalID == "mlc-cust-default-loc" && r.ID != cust {
+				t.Errorf("customer id %q, record %q", cust, r.ID)
+			}
+		}
 	}
 }
