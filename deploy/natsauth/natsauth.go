@@ -19,6 +19,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"unicode"
 )
 
 // Permissions is deploy/nats/permissions.json.
@@ -118,6 +119,11 @@ func (p Permissions) Validate() error {
 		}
 		if seen[u.Name] {
 			bad("user %q appears twice", u.Name)
+		}
+		// The reason becomes a comment line of the rendered config: a line
+		// break would let it add configuration.
+		if strings.ContainsFunc(u.Why, unicode.IsControl) {
+			bad("user %q: why must be one line of text", u.Name)
 		}
 		seen[u.Name] = true
 	}
