@@ -2,6 +2,7 @@ package commerce
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -30,10 +31,31 @@ type BulkAccepted struct {
 
 // BulkOperation is one operation of a bulk's detailed status.
 type BulkOperation struct {
-	ID            Int    `json:"id"`
+	ID            Int    `json:"id"` // the request body's index in the bulk
 	Status        Int    `json:"status"`
 	ResultMessage string `json:"result_message"`
 	ErrorCode     Int    `json:"error_code"`
+	// Result is what the operation's synchronous endpoint answered (e.g.
+	// base-prices' list of rejected rows), as JSON text.
+	Result string `json:"result_serialized_data"`
+}
+
+// RejectedRows reads the rows a completed operation of a batch endpoint
+// (base-prices, source-items) rejected although it succeeded, naming each
+// by the submitted SKU its parameters mention.
+func (o BulkOperation) RejectedRows(skus []string) ([]ItemFailure, error) {
+	if strings.TrimSpace(o.Result) == "" || strings.TrimSpace(o.Result) == "null" {
+		return nil, nil
+	}
+	var rejected []ItemMessage
+	if err := json.Unmarshal([]byte(o.Result), &rejected); err != nil {
+		return nil, fmt.Errorf("commerce: bulk operation %d result: %w", o.ID, err)
+	}
+	out := make([]ItemFailure, 0, len(rejected))
+	for _, r := range rejected {
+		out = append(out, ItemFailure{SKU: matchSKU(r.Parameters, skus), Message: r.Message, Parameters: r.Parameters, Rendered: r.Rendered()})
+	}
+	return out, nil
 }
 
 // Done reports a final state (complete, failed or rejected).
@@ -128,6 +150,20 @@ func (c *Client) BulkUpdatePrices(ctx context.Context, prices []BasePrice) (Bulk
 	}
 	return c.SubmitBulk(ctx, http.MethodPut, "V1/products/bySku", bodies)
 }
+
+// BulkUpdateBasePrices submits POST async/bulk/V1/products/base-prices in
+// chunks of the batch size, one operation per chunk; a completed operation's
+// Result lists its rejected rows (RejectedRows).
+func (c *Client) BulkUpdateBasePrices(ctx context.Context, prices []BasePrice) (BulkAccepted, error) {
+	var bodies []any
+	for start := 0; start < len(prices); start += c.batchSize {
+		bodies = append(bodies, map[string]any{"prices": prices[start:min(start+c.batchSize, len(prices))]})
+	}
+	return c.SubmitBulk(ctx, http.MethodPost, "V1/products/base-prices", bodies)
+}
+
+// BatchSize is the rows per synchronous batch request (WithBatchSize).
+func (c *Client) BatchSize() int { return c.batchSize }
 
 // BulkUpdateSourceItems submits POST async/bulk/V1/inventory/source-items in
 // chunks of the batch size, one operation per chunk.

@@ -387,7 +387,9 @@ func TestSimStock(t *testing.T) {
 		t.Fatalf("%s quantity %v", items[29].SKU, q)
 	}
 	err := c.UpdateSourceItems(ctx, []SourceItem{{SKU: "NOPE", SourceCode: "default", Quantity: decimal.NewFromInt(1), InStock: true}})
-	if !errors.Is(err, ErrBadRequest) || !strings.Contains(err.Error(), `Product with SKU "NOPE" does not exist.`) {
+	var pf *PartialFailureError
+	if !errors.As(err, &pf) || len(pf.Failures) != 1 || pf.Failures[0].SKU != "NOPE" ||
+		!strings.Contains(err.Error(), `Product with SKU "NOPE" does not exist.`) {
 		t.Fatalf("unknown SKU: %v", err)
 	}
 

@@ -3,9 +3,11 @@ package commerce
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -91,27 +93,96 @@ func (e *PartialFailureError) SKUs() []string {
 
 // UpdateBasePrices writes prices in chunks (WithBatchSize, default 20) via
 // POST V1/products/base-prices. Commerce answers 200 with the rejected rows;
-// they come back as one *PartialFailureError after every chunk was sent.
+// they come back as one *PartialFailureError after every chunk was sent. A
+// chunk refused as a whole with a 400 is isolated as UpdateSourceItems
+// describes, so one bad row never blocks the others.
 func (c *Client) UpdateBasePrices(ctx context.Context, prices []BasePrice) error {
 	const endpoint = "V1/products/base-prices"
-	var failures []ItemFailure
-	for start := 0; start < len(prices); start += c.batchSize {
-		chunk := prices[start:min(start+c.batchSize, len(prices))]
+	send := func(chunk []BasePrice) ([]ItemMessage, error) {
 		var rejected []ItemMessage
-		if err := c.Do(ctx, http.MethodPost, endpoint, nil, map[string]any{"prices": chunk}, &rejected); err != nil {
-			return fmt.Errorf("rows %d-%d: %w", start, start+len(chunk)-1, err)
-		}
+		err := c.Do(ctx, http.MethodPost, endpoint, nil, map[string]any{"prices": chunk}, &rejected)
+		return rejected, err
+	}
+	return writeChunks(endpoint, prices, c.batchSize, func(p BasePrice) string { return p.SKU }, send)
+}
+
+// writeChunks sends rows in chunks and collects the rejected ones. A chunk
+// Commerce refuses with a 400 is not given up: the rows its errors name
+// (by SKU) are rejected and the rest is sent again; when the errors name
+// no row, each row is sent alone, so the failure lands on the rows that
+// cause it. Any other error (5xx, 401, network) stops and is returned.
+func writeChunks[T any](endpoint string, rows []T, size int, sku func(T) string, send func([]T) ([]ItemMessage, error)) error {
+	var failures []ItemFailure
+	var write func(chunk []T) error
+	write = func(chunk []T) error {
 		skus := make([]string, len(chunk))
-		for i, p := range chunk {
-			skus[i] = p.SKU
+		for i, r := range chunk {
+			skus[i] = sku(r)
 		}
-		for _, r := range rejected {
-			failures = append(failures, ItemFailure{SKU: matchSKU(r.Parameters, skus), Message: r.Message,
-				Parameters: r.Parameters, Rendered: r.Rendered()})
+		rejected, err := send(chunk)
+		var e *Error
+		if err == nil {
+			for _, r := range rejected {
+				failures = append(failures, ItemFailure{SKU: matchSKU(r.Parameters, skus), Message: r.Message,
+					Parameters: r.Parameters, Rendered: r.Rendered()})
+			}
+			return nil
+		}
+		if !errors.As(err, &e) || e.Status != http.StatusBadRequest {
+			return err
+		}
+		if len(chunk) == 1 {
+			f := ItemFailure{SKU: skus[0], Message: e.Message, Parameters: e.Parameters, Rendered: e.Rendered}
+			if len(e.Errors) > 0 {
+				f.Message, f.Parameters, f.Rendered = e.Errors[0].Message, e.Errors[0].Parameters, e.Errors[0].Rendered()
+			}
+			if f.Rendered == "" {
+				f.Rendered = e.Error()
+			}
+			failures = append(failures, f)
+			return nil
+		}
+		bad := map[string]bool{}
+		var named []ItemFailure
+		for _, sub := range e.Errors {
+			s := matchSKU(sub.Parameters, skus)
+			if s == "" || !slices.Contains(skus, s) {
+				bad = nil
+				break
+			}
+			if !bad[s] {
+				named = append(named, ItemFailure{SKU: s, Message: sub.Message, Parameters: sub.Parameters, Rendered: sub.Rendered()})
+			}
+			bad[s] = true
+		}
+		if len(bad) == 0 {
+			for _, r := range chunk {
+				if err := write([]T{r}); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+		failures = append(failures, named...)
+		var rest []T
+		for _, r := range chunk {
+			if !bad[sku(r)] {
+				rest = append(rest, r)
+			}
+		}
+		if len(rest) == 0 {
+			return nil
+		}
+		return write(rest)
+	}
+	for start := 0; start < len(rows); start += size {
+		end := min(start+size, len(rows))
+		if err := write(rows[start:end]); err != nil {
+			return fmt.Errorf("rows %d-%d: %w", start, end-1, err)
 		}
 	}
 	if len(failures) > 0 {
-		return &PartialFailureError{Endpoint: endpoint, Failures: failures, Total: len(prices)}
+		return &PartialFailureError{Endpoint: endpoint, Failures: failures, Total: len(rows)}
 	}
 	return nil
 }
@@ -158,28 +229,18 @@ func (s SourceItem) MarshalJSON() ([]byte, error) {
 }
 
 // UpdateSourceItems writes MSI stock in chunks: POST V1/inventory/source-items.
+// Commerce validates a whole request and refuses it with a 400 listing the
+// bad rows (e.g. `Product with SKU "X" does not exist.`); the other rows are
+// sent again without them, and the rejected ones come back as one
+// *PartialFailureError after every chunk was sent.
 func (c *Client) UpdateSourceItems(ctx context.Context, items []SourceItem) error {
 	const endpoint = "V1/inventory/source-items"
-	for start := 0; start < len(items); start += c.batchSize {
-		chunk := items[start:min(start+c.batchSize, len(items))]
+	send := func(chunk []SourceItem) ([]ItemMessage, error) {
 		var rejected []ItemMessage
-		if err := c.Do(ctx, http.MethodPost, endpoint, nil, map[string]any{"sourceItems": chunk}, &rejected); err != nil {
-			return fmt.Errorf("rows %d-%d: %w", start, start+len(chunk)-1, err)
-		}
-		if len(rejected) > 0 {
-			skus := make([]string, len(chunk))
-			for i, it := range chunk {
-				skus[i] = it.SKU
-			}
-			pf := &PartialFailureError{Endpoint: endpoint, Total: len(items)}
-			for _, r := range rejected {
-				pf.Failures = append(pf.Failures, ItemFailure{SKU: matchSKU(r.Parameters, skus), Message: r.Message,
-					Parameters: r.Parameters, Rendered: r.Rendered()})
-			}
-			return pf
-		}
+		err := c.Do(ctx, http.MethodPost, endpoint, nil, map[string]any{"sourceItems": chunk}, &rejected)
+		return rejected, err
 	}
-	return nil
+	return writeChunks(endpoint, items, c.batchSize, func(s SourceItem) string { return s.SKU }, send)
 }
 
 // StockItem is the legacy (non-MSI) stock item.
