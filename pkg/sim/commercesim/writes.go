@@ -84,6 +84,21 @@ func (s *Server) SourceQuantity(sku, source string) (decimal.Decimal, bool) {
 	return si.Quantity, true
 }
 
+// AddProduct adds a simple product (or replaces its price and name) with no
+// stock, so tests can use SKUs beyond the shared catalogue: odd characters,
+// large catalogues.
+func (s *Server) AddProduct(sku, name string, price decimal.Decimal) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if p := s.products[sku]; p != nil {
+		p.Name, p.Price, p.UpdatedAt = name, price, s.nowLocked()
+		return
+	}
+	id := len(s.products) + 1 // products are never removed, so ids stay unique
+	s.products[sku] = &product{ID: id, SKU: sku, Name: name, Type: "simple", Price: price, StorePrices: map[int]decimal.Decimal{},
+		StockItemID: id, UpdatedAt: s.nowLocked()}
+}
+
 func productMissing() (int, any) {
 	return notFound("The product that was requested doesn't exist. Verify the product and try again.", nil)
 }
