@@ -40,6 +40,8 @@ type Order struct {
 	ShippingAmount      decimal.Decimal `json:"shipping_amount"`
 	ShippingInclTax     decimal.Decimal `json:"shipping_incl_tax"`
 	ShippingDescription string          `json:"shipping_description,omitempty"`
+	CouponCode          string          `json:"coupon_code,omitempty"`
+	DiscountDescription string          `json:"discount_description,omitempty"`
 	TotalDue            decimal.Decimal `json:"total_due"`
 	TotalQtyOrdered     decimal.Decimal `json:"total_qty_ordered"`
 	TotalItemCount      Int             `json:"total_item_count"`
@@ -106,6 +108,9 @@ type Payment struct {
 // OrderExtension is extension_attributes; it accepts PHP's [] for empty.
 type OrderExtension struct {
 	ShippingAssignments []ShippingAssignment `json:"shipping_assignments,omitempty"`
+	// PaymentAdditionalInfo is [{"key":"method_title","value":...}, ...],
+	// kept raw: its values are not always strings.
+	PaymentAdditionalInfo json.RawMessage `json:"payment_additional_info,omitempty"`
 }
 
 func (e *OrderExtension) UnmarshalJSON(b []byte) error {

@@ -80,21 +80,27 @@ type CustomerCreated struct {
 // locate finds the record in either webhook shape: observer
 // {"eventName","data":{<key>:{...}}} or plugin {<key>:{...}}.
 func locate(raw []byte, what string, dataKeys, pluginKeys []string) (object, string, string, error) {
+	o, _, path, event, err := locateRaw(raw, what, dataKeys, pluginKeys)
+	return o, path, event, err
+}
+
+// locateRaw is locate also returning the record's bytes.
+func locateRaw(raw []byte, what string, dataKeys, pluginKeys []string) (object, json.RawMessage, string, string, error) {
 	top, ok := asObject(raw)
 	if !ok {
-		return nil, "", "", malformedf(what, "", "body is not a JSON object")
+		return nil, nil, "", "", malformedf(what, "", "body is not a JSON object")
 	}
 	event := top.str("eventName")
 	if data, ok := top.obj("data"); ok {
 		for _, k := range dataKeys {
 			if o, ok := data.obj(k); ok {
-				return o, "data." + k, event, nil
+				return o, data[k], "data." + k, event, nil
 			}
 		}
 	}
 	for _, k := range pluginKeys {
 		if o, ok := top.obj(k); ok {
-			return o, k, event, nil
+			return o, top[k], k, event, nil
 		}
 	}
 	var want []string
@@ -102,7 +108,40 @@ func locate(raw []byte, what string, dataKeys, pluginKeys []string) (object, str
 		want = append(want, "data."+k)
 	}
 	want = append(want, pluginKeys...)
-	return nil, "", "", malformedf(what, "", "no record object (want one of "+strings.Join(want, ", ")+")")
+	return nil, nil, "", "", malformedf(what, "", "no record object (want one of "+strings.Join(want, ", ")+")")
+}
+
+// Where each webhook keeps its record: observer data.<key>, plugin <key>.
+func orderKeys() (data, plugin []string) { return []string{"order"}, []string{"order", "result"} }
+func invoiceKeys() (data, plugin []string) {
+	return []string{"invoice", "data_object"}, []string{"invoice", "entity", "result"}
+}
+func customerKeys() (data, plugin []string) {
+	return []string{"customer", "data_object"}, []string{"customer", "result"}
+}
+
+// OrderRecord returns the order object of an order webhook body, found as
+// DecodeOrderPlaced finds it, its path (e.g. "data.order") and the
+// observer's eventName, for readers that need more of the record than
+// OrderPlaced holds. The bytes alias raw.
+func OrderRecord(raw []byte) (record json.RawMessage, path, eventName string, err error) {
+	dk, pk := orderKeys()
+	_, rec, path, event, err := locateRaw(raw, "order webhook", dk, pk)
+	return rec, path, event, err
+}
+
+// InvoiceRecord is OrderRecord for invoice webhooks (DecodeInvoiceSaved).
+func InvoiceRecord(raw []byte) (record json.RawMessage, path, eventName string, err error) {
+	dk, pk := invoiceKeys()
+	_, rec, path, event, err := locateRaw(raw, "invoice webhook", dk, pk)
+	return rec, path, event, err
+}
+
+// CustomerRecord is OrderRecord for customer webhooks (DecodeCustomerCreated).
+func CustomerRecord(raw []byte) (record json.RawMessage, path, eventName string, err error) {
+	dk, pk := customerKeys()
+	_, rec, path, event, err := locateRaw(raw, "customer webhook", dk, pk)
+	return rec, path, event, err
 }
 
 // requiredString reads a non-empty string identifier; a number is accepted and
@@ -123,7 +162,8 @@ func requiredString(o object, what, path, key string) (string, error) {
 // sales_order_place_after or the order_management.place plugin).
 func DecodeOrderPlaced(raw []byte) (OrderPlaced, error) {
 	const what = "order webhook"
-	o, path, event, err := locate(raw, what, []string{"order"}, []string{"order", "result"})
+	dk, pk := orderKeys()
+	o, path, event, err := locate(raw, what, dk, pk)
 	if err != nil {
 		return OrderPlaced{}, err
 	}
@@ -158,7 +198,8 @@ func orderFromObject(o object, what, path string) (OrderPlaced, error) {
 // or an invoice plugin with invoice, entity or result).
 func DecodeInvoiceSaved(raw []byte) (InvoiceSaved, error) {
 	const what = "invoice webhook"
-	o, path, event, err := locate(raw, what, []string{"invoice", "data_object"}, []string{"invoice", "entity", "result"})
+	dk, pk := invoiceKeys()
+	o, path, event, err := locate(raw, what, dk, pk)
 	if err != nil {
 		return InvoiceSaved{}, err
 	}
@@ -207,7 +248,8 @@ func invoiceFromObject(o object, what, path string) (InvoiceSaved, error) {
 // with data.customer or data.data_object, or a plugin with customer/result).
 func DecodeCustomerCreated(raw []byte) (CustomerCreated, error) {
 	const what = "customer webhook"
-	o, path, event, err := locate(raw, what, []string{"customer", "data_object"}, []string{"customer", "result"})
+	dk, pk := customerKeys()
+	o, path, event, err := locate(raw, what, dk, pk)
 	if err != nil {
 		return CustomerCreated{}, err
 	}
