@@ -265,7 +265,7 @@ func simOrderFact(store string, o commercesim.Order) Fact {
 	if o.CustomerIsGuest {
 		want.Customer.ID = 0
 	}
-	want.BuyerKey = buyerKey(want.Customer.ID, o.CustomerEmail)
+	want.BuyerKey = event.BuyerKey(want.Customer.ID, o.CustomerEmail)
 	if o.ShippingAddress != nil {
 		want.ShippingAddress = simAddress(*o.ShippingAddress, false)
 	}

@@ -558,8 +558,8 @@ func finish(f *Fact, missing []Part) {
 	}
 	switch {
 	case f.Order != nil:
-		f.Order.BuyerKey = buyerKey(f.Order.Customer.ID, f.Order.Customer.Email)
+		f.Order.BuyerKey = event.BuyerKey(f.Order.Customer.ID, f.Order.Customer.Email)
 	case f.Customer != nil:
-		f.Customer.BuyerKey = buyerKey(f.Customer.ID, f.Customer.Email)
+		f.Customer.BuyerKey = event.BuyerKey(f.Customer.ID, f.Customer.Email)
 	}
 }
