@@ -21,6 +21,7 @@ import (
 	"github.com/ml-connector/ml-connector/pkg/commerce"
 	"github.com/ml-connector/ml-connector/pkg/event"
 	"github.com/ml-connector/ml-connector/pkg/sim/commercesim"
+	"github.com/ml-connector/ml-connector/pkg/stream"
 )
 
 // capture is the receiving end of the simulator's webhooks and I/O Events
@@ -122,23 +123,16 @@ type message struct {
 	data    []byte
 }
 
+// wrap builds the message the way ingest publishes a fact: through the
+// shared publish helper.
 func wrap(t testing.TB, kind, store, id, origin, schema string, raw []byte) message {
 	t.Helper()
-	key := event.Key(entityOf(kind), store, id)
-	env, err := event.New(event.CommerceType(kind), event.CommerceSource(store), key, raw, time.Now())
+	msg, _, err := stream.NewPublisher(nil).Build(event.CommerceFact{Kind: kind, Store: store, ID: id, DataSchema: schema, Raw: raw},
+		stream.WithOrigin(origin))
 	if err != nil {
 		t.Fatal(err)
 	}
-	env.DataSchema = schema
-	body, err := env.Encode()
-	if err != nil {
-		t.Fatal(err)
-	}
-	hdr := nats.Header{}
-	hdr.Set(event.HeaderMsgID, event.MsgID(kind, store, id))
-	hdr.Set(event.HeaderKey, key)
-	hdr.Set(event.HeaderOrigin, origin)
-	return message{subject: event.CommerceSubject(kind, store), hdr: hdr, data: body}
+	return message{subject: msg.Subject, hdr: msg.Header, data: msg.Data}
 }
 
 func (m message) read(t *testing.T) Fact {

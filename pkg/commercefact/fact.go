@@ -64,15 +64,7 @@ func (f Fact) Key() string {
 	return event.Key(entityOf(f.Kind), f.Store, f.IncrementID())
 }
 
-func entityOf(kind string) string {
-	switch kind {
-	case event.InvoiceCaptured:
-		return "invoice"
-	case event.CustomerCreated:
-		return "customer"
-	}
-	return "order"
-}
+func entityOf(kind string) string { return event.CommerceFact{Kind: kind}.Entity() }
 
 // Shape is the form of a COMMERCE message's data (the envelope's dataschema).
 type Shape string
@@ -98,6 +90,7 @@ type Source struct {
 	EventTime   time.Time `json:"event_time,omitzero"`   // CloudEvents time: when ingest stored it
 	MsgID       string    `json:"msg_id,omitempty"`      // Nats-Msg-Id
 	Key         string    `json:"key,omitempty"`         // Mlc-Key
+	Causation   string    `json:"causation,omitempty"`   // Mlc-Causation (set on replays)
 	Traceparent string    `json:"traceparent,omitempty"` // W3C trace context
 	// CommerceEvent is the Commerce event that fired, e.g.
 	// sales_order_place_after ("" for REST records).

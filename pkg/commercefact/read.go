@@ -80,7 +80,7 @@ func read(subject string, hdr nats.Header, data []byte) (Fact, error) {
 	src := Source{
 		Schema: env.DataSchema, EventID: env.ID, EventTime: env.Time,
 		Origin: hdr.Get(event.HeaderOrigin), MsgID: hdr.Get(event.HeaderMsgID), Key: hdr.Get(event.HeaderKey),
-		Traceparent: hdr.Get(event.HeaderTraceparent),
+		Causation: hdr.Get(event.HeaderCausation), Traceparent: hdr.Get(event.HeaderTraceparent),
 	}
 	f, err := readData(kind, store, env.DataSchema, env.Data, &src)
 	if err != nil {

@@ -103,7 +103,8 @@ func TestReadSubjects(t *testing.T) {
 					t.Fatalf("subject %q: %v", subject, err)
 				}
 				if f.Store != store || f.Key() != m.hdr.Get(event.HeaderKey) || f.Source.MsgID != m.hdr.Get(event.HeaderMsgID) ||
-					f.Source.Origin != event.OriginWebhook || f.Source.EventID == "" || f.Source.EventTime.IsZero() {
+					f.Source.Origin != event.OriginWebhook || f.Source.EventID == "" || f.Source.EventTime.IsZero() ||
+					f.Source.Traceparent != m.hdr.Get(event.HeaderTraceparent) || f.Source.Traceparent == "" {
 					t.Errorf("fact %+v", f)
 				}
 			}
