@@ -40,6 +40,8 @@ const (
 	OriginIOEvents = "io-events"
 	OriginSchedule = "schedule"
 	OriginReplay   = "replay"
+	// OriginManual: an operator asked for it (`mlc sync inventory`).
+	OriginManual = "manual"
 )
 
 // CommerceSubject is the COMMERCE stream subject of a fact for a store,
