@@ -9,13 +9,11 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
 	"github.com/ml-connector/ml-connector/pkg/connection"
 	"github.com/ml-connector/ml-connector/pkg/secrets"
-	"github.com/ml-connector/ml-connector/pkg/stream"
 )
 
 // lookupTimeout bounds finding the buckets: the NATS client retries a
@@ -40,7 +38,7 @@ func openCredStore(cmd *cobra.Command, withSettings bool) (*credStore, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w (generate one with `mlc credentials genkey`)", err)
 	}
-	nc, js, err := stream.Connect(natsURL(cmd), os.Getenv("MLC_NATS_CREDS"), "mlc-cli", zerolog.Nop())
+	nc, js, err := connectNATS(cmd)
 	if err != nil {
 		return nil, err
 	}

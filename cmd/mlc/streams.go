@@ -3,6 +3,8 @@ package main
 import (
 	"os"
 
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
 
@@ -16,7 +18,7 @@ func newStreamsCmd() *cobra.Command {
 		Use:   "apply",
 		Short: "Create or update every stream, consumer and bucket (a second run changes nothing)",
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			_, js, err := stream.Connect(natsURL(cmd), os.Getenv("MLC_NATS_CREDS"), "mlc-cli", zerolog.Nop())
+			_, js, err := connectNATS(cmd)
 			if err != nil {
 				return err
 			}
@@ -38,6 +40,16 @@ func newStreamsCmd() *cobra.Command {
 	apply.Flags().IntVar(&replicas, "replicas", 0, "override num_replicas (production: 3); 0 keeps the files' value")
 	cmd.AddCommand(apply)
 	return cmd
+}
+
+// connectNATS dials NATS as the operator: --server / MLC_NATS_URL, with the
+// deployment's MLC_NATS_CREDS, MLC_NATS_NKEY_FILE and MLC_NATS_TLS_* files.
+func connectNATS(cmd *cobra.Command) (*nats.Conn, jetstream.JetStream, error) {
+	sec, err := stream.SecurityFromEnv(os.Getenv).Options()
+	if err != nil {
+		return nil, nil, err
+	}
+	return stream.Connect(natsURL(cmd), os.Getenv("MLC_NATS_CREDS"), "mlc-cli", zerolog.Nop(), sec...)
 }
 
 func natsURL(cmd *cobra.Command) string {

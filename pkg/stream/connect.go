@@ -74,6 +74,18 @@ type Security struct {
 	KeyFile  string // its private key
 }
 
+// SecurityFromEnv reads Security from the variables services read into
+// service.Base: MLC_NATS_NKEY_FILE, MLC_NATS_TLS_CA, MLC_NATS_TLS_CERT,
+// MLC_NATS_TLS_KEY (the operator CLI, which has no Base, uses it).
+func SecurityFromEnv(getenv func(string) string) Security {
+	return Security{
+		NKeyFile: getenv("MLC_NATS_NKEY_FILE"),
+		CAFile:   getenv("MLC_NATS_TLS_CA"),
+		CertFile: getenv("MLC_NATS_TLS_CERT"),
+		KeyFile:  getenv("MLC_NATS_TLS_KEY"),
+	}
+}
+
 // Options returns the nats.go options for s; a file that cannot be read
 // is an error now rather than a reconnect loop later.
 func (s Security) Options() ([]nats.Option, error) {
