@@ -2,13 +2,19 @@ package ingest_test
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ml-connector/ml-connector/pkg/event"
+	"github.com/ml-connector/ml-connector/pkg/ingest"
+	"github.com/ml-connector/ml-connector/pkg/servicetest"
 )
 
 // rawRequest sends a request's headers and only the start of a body that
@@ -91,5 +97,125 @@ func TestHugeHeadersAreRefusedAndNeverEchoed(t *testing.T) {
 		if len(line) > 2048 {
 			t.Errorf("a %d byte log line: %.300s...", len(line), line)
 		}
+	}
+}
+
+// orderOfSize is a valid order webhook body of exactly n bytes (padded in
+// an extra field) with the given increment id.
+func orderOfSize(t *testing.T, n int, incrementID string) []byte {
+	t.Helper()
+	head := `{"eventName":"sales_order_place_after","data":{"order":{"increment_id":"` + incrementID + `","store_id":1,"pad":"`
+	tail := `"}}}`
+	if n < len(head)+len(tail) {
+		t.Fatalf("%d bytes is too small for an order", n)
+	}
+	return []byte(head + strings.Repeat("p", n-len(head)-len(tail)) + tail)
+}
+
+// The body limit sits below what NATS can store (its max_payload, less
+// the envelope): a body at the limit is stored, anything bigger, however
+// valid, is answered 413, never a 503 promising a backfill that could not
+// store it either.
+func TestBodyLimitFitsNATSMaxPayload(t *testing.T) {
+	h := newHarness(t, options{})
+	maxPayload := int(h.NC.MaxPayload())
+	f, err := strconv.ParseFloat(h.metric("mlc_ingest_body_limit_bytes"), 64)
+	limit := int(f)
+	if err != nil || limit <= maxPayload/2 || limit >= maxPayload {
+		t.Fatalf("body limit %d (%v) with NATS max_payload %d", limit, err, maxPayload)
+	}
+	sign := func(b []byte) http.Header {
+		return http.Header{"X-Adobe-Commerce-Webhook-Signature": {signCommerce(t, h.WebhookKey, b)}}
+	}
+	for _, c := range []struct {
+		name   string
+		size   int
+		want   int
+		reason string
+	}{
+		{"at the limit", limit, http.StatusOK, ""},
+		{"one byte over", limit + 1, http.StatusRequestEntityTooLarge, "limit"},
+		{"just under NATS max_payload", maxPayload - 64, http.StatusRequestEntityTooLarge, "limit"},
+	} {
+		body := orderOfSize(t, c.size, "B"+strconv.Itoa(c.size))
+		status, resp := h.post("/webhooks/commerce/order-placed", body, sign(body))
+		if status != c.want || !strings.Contains(resp, c.reason) || strings.Contains(resp, "backfill") {
+			t.Errorf("%s (%d bytes): %d %.200s, want %d", c.name, c.size, status, resp, c.want)
+		}
+	}
+	if n := h.count(orderSubject); n != 1 {
+		t.Fatalf("%d stored, want the one at the limit", n)
+	}
+	ev, _ := h.last(orderSubject)
+	if len(ev.Data) != limit {
+		t.Errorf("stored %d bytes of data, want %d", len(ev.Data), limit)
+	}
+	// Under the limit but stored base64-encoded (it ends in a newline, which
+	// a verbatim copy in the envelope would not keep): too big for NATS,
+	// and that can never change, so 413 too.
+	body := append(orderOfSize(t, limit-1, "B-newline"), '\n')
+	status, resp := h.post("/webhooks/commerce/order-placed", body, sign(body))
+	if status != http.StatusRequestEntityTooLarge || strings.Contains(resp, "backfill") {
+		t.Errorf("body whose event is over max_payload: %d %.300s", status, resp)
+	}
+}
+
+// An explicit body limit NATS could not store is refused at start.
+func TestBodyLimitOverMaxPayloadIsRefusedAtStart(t *testing.T) {
+	e := servicetest.New(t)
+	env := e.Environ()
+	env["MLC_HTTP_ADDR"] = "127.0.0.1:0"
+	env["MLC_INGEST_MAX_BODY"] = "1048576"
+	// A deadline so that an ingest which starts anyway fails the test.
+	ctx, cancel := context.WithTimeout(context.Background(), servicetest.Wait)
+	defer cancel()
+	err := ingest.Run(ctx, env, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "MLC_INGEST_MAX_BODY") || !strings.Contains(err.Error(), "max_payload") {
+		t.Fatalf("Run with a 1 MiB body limit on a 1 MiB max_payload server: %v", err)
+	}
+}
+
+// increment_id and traceparent come from the sender: one too long for a
+// NetSuite external id is refused, an invalid or oversized traceparent is
+// replaced by a fresh trace.
+func TestIncrementIDAndTraceparentAreBounded(t *testing.T) {
+	h := newHarness(t, options{})
+	sign := func(b []byte, extra ...string) http.Header {
+		hdr := http.Header{"X-Adobe-Commerce-Webhook-Signature": {signCommerce(t, h.WebhookKey, b)}}
+		for i := 0; i+1 < len(extra); i += 2 {
+			hdr.Set(extra[i], extra[i+1])
+		}
+		return hdr
+	}
+	long := orderOfSize(t, 300, strings.Repeat("9", 120))
+	if status, resp := h.post("/webhooks/commerce/order-placed", long, sign(long)); status != http.StatusBadRequest ||
+		!strings.Contains(resp, "increment_id") || strings.Contains(resp, strings.Repeat("9", 120)) {
+		t.Errorf("120-character increment_id: %d %s", status, resp)
+	}
+	// The longest that still fits: mlc-so-default-<id> is at most 100.
+	fits := strings.Repeat("7", event.MaxExternalIDLen-len("mlc-so-default-"))
+	ok := orderOfSize(t, 300, fits)
+	if status, resp := h.post("/webhooks/commerce/order-placed", ok, sign(ok)); status != http.StatusOK {
+		t.Errorf("%d-character increment_id: %d %s", len(fits), status, resp)
+	}
+	for i, tp := range []string{
+		"00-" + strings.Repeat("a", 32) + "-" + strings.Repeat("b", 16) + "-01" + strings.Repeat("x", 4000),
+		"not a trace",
+		"00-00000000000000000000000000000000-bbbbbbbbbbbbbbbb-01",
+	} {
+		body := orderOfSize(t, 300, "T"+strconv.Itoa(i))
+		if status, resp := h.post("/webhooks/commerce/order-placed", body, sign(body, "traceparent", tp)); status != http.StatusOK {
+			t.Fatalf("traceparent %.40q: %d %s", tp, status, resp)
+		}
+		_, hdr := h.last(orderSubject)
+		if got := hdr[event.HeaderTraceparent]; len(got) != 55 || got == tp {
+			t.Errorf("traceparent %.40q stored as %q", tp, got)
+		}
+		if _, valid := event.ParseTraceparent(hdr[event.HeaderTraceparent]); !valid {
+			t.Errorf("stored traceparent %q is not W3C", hdr[event.HeaderTraceparent])
+		}
+	}
+	if n := h.count(orderSubject); n != 4 {
+		t.Fatalf("%d stored, want 4", n)
 	}
 }

@@ -34,10 +34,14 @@ type Config struct {
 	service.Base
 	// DefaultStore is the store of a webhook that names none (no
 	// X-Mlc-Store header, no store in the path).
-	DefaultStore string        `env:"MLC_COMMERCE_STORE" envDefault:"default"`
-	MaxBody      int64         `env:"MLC_INGEST_MAX_BODY" envDefault:"1048576"`
-	AckTimeout   time.Duration `env:"MLC_INGEST_ACK_TIMEOUT" envDefault:"1s"`
-	Poll         PollConfig
+	DefaultStore string `env:"MLC_COMMERCE_STORE" envDefault:"default"`
+	// MaxBody caps webhook bodies (413 above). 0 derives it from what NATS
+	// stores: the server's max_payload (and COMMERCE's max_msg_size) less
+	// envelopeReserve. A larger explicit value is refused at start, since
+	// such a body could never be stored.
+	MaxBody    int64         `env:"MLC_INGEST_MAX_BODY" envDefault:"0"`
+	AckTimeout time.Duration `env:"MLC_INGEST_ACK_TIMEOUT" envDefault:"1s"`
+	Poll       PollConfig
 }
 
 // Validate checks the settings.
@@ -45,8 +49,8 @@ func (c Config) Validate() error {
 	if err := c.Base.Validate(); err != nil {
 		return err
 	}
-	if c.MaxBody <= 0 || c.AckTimeout <= 0 {
-		return fmt.Errorf("MLC_INGEST_MAX_BODY and MLC_INGEST_ACK_TIMEOUT must be positive")
+	if c.MaxBody < 0 || c.AckTimeout <= 0 {
+		return fmt.Errorf("MLC_INGEST_MAX_BODY must not be negative and MLC_INGEST_ACK_TIMEOUT must be positive")
 	}
 	return c.Poll.Validate()
 }
@@ -66,6 +70,12 @@ func Run(ctx context.Context, environ map[string]string, logOut io.Writer) error
 		return err
 	}
 	rt.Log.Info().Interface("config", service.Describe(cfg)).Msg("configured")
+	maxBody, storable, err := bodyLimit(ctx, rt, cfg.MaxBody)
+	if err != nil {
+		rt.NC.Close()
+		return err
+	}
+	rt.Log.Info().Int64("body_limit", maxBody).Int64("nats_storable", storable).Msg("webhook body limit")
 	credKV, err := rt.JS.KeyValue(ctx, secrets.Bucket)
 	if err != nil {
 		return err
@@ -95,8 +105,9 @@ func Run(ctx context.Context, environ map[string]string, logOut io.Writer) error
 		return nil
 	})
 	m := NewMetrics(rt.HTTP.Registry)
+	m.BodyLimit.Set(float64(maxBody))
 	pub := stream.NewPublisher(rt.JS)
-	NewWebhooks(stores, pub, m, rt.Log, cfg.MaxBody, cfg.AckTimeout, cfg.DefaultStore).Register(rt.HTTP.Mux)
+	NewWebhooks(stores, pub, m, rt.Log, maxBody, cfg.AckTimeout, cfg.DefaultStore).Register(rt.HTTP.Mux)
 	host, _ := os.Hostname()
 	poller := NewPoller(cfg.Poll, stores, pub, checkpoints, host+"/"+uuid.NewString(), m, rt.Log)
 	reload := func(ctx context.Context) error {
@@ -117,4 +128,38 @@ func Run(ctx context.Context, environ map[string]string, logOut io.Writer) error
 		})
 	}
 	return rt.Serve(ctx, reload, poller.Run)
+}
+
+// envelopeReserve is what a fact's envelope and headers add to its body:
+// the CloudEvents attributes (id, type, source and subject with the store
+// and the increment_id, which the external id limit bounds) and the
+// Nats-Msg-Id, Mlc-* and traceparent headers. Under 1 KiB in practice.
+const envelopeReserve = 4096
+
+// bodyLimit is the webhook body limit: configured, or (0) the most NATS can
+// store less envelopeReserve. storable is the smaller of the server's
+// max_payload and COMMERCE's max_msg_size.
+func bodyLimit(ctx context.Context, rt *service.Runtime, configured int64) (limit, storable int64, err error) {
+	storable = rt.NC.MaxPayload()
+	if storable <= 0 {
+		storable = 1 << 20 // not connected yet: the server default
+	}
+	s, err := rt.JS.Stream(ctx, event.StreamCommerce)
+	if err != nil {
+		return 0, 0, fmt.Errorf("stream %s: %w", event.StreamCommerce, err)
+	}
+	if max := int64(s.CachedInfo().Config.MaxMsgSize); max > 0 && max < storable {
+		storable = max
+	}
+	ceiling := storable - envelopeReserve
+	switch {
+	case ceiling <= 0:
+		return 0, storable, fmt.Errorf("NATS stores at most %d bytes per message (max_payload, %s max_msg_size): too little for a webhook", storable, event.StreamCommerce)
+	case configured == 0:
+		return ceiling, storable, nil
+	case configured > ceiling:
+		return 0, storable, fmt.Errorf("MLC_INGEST_MAX_BODY %d is over what NATS can store: %d bytes (the smaller of the server's max_payload "+
+			"and %s max_msg_size) less %d for the envelope; lower it, leave it unset, or raise max_payload", configured, storable, event.StreamCommerce, envelopeReserve)
+	}
+	return configured, storable, nil
 }

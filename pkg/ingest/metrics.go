@@ -13,6 +13,7 @@ type Metrics struct {
 	PollOnly      *prometheus.CounterVec // store, kind: facts the poll found before any webhook
 	PollRuns      *prometheus.CounterVec // outcome
 	PollDuration  prometheus.Histogram
+	BodyLimit     prometheus.Gauge // bytes; bigger webhook bodies get 413
 }
 
 // NewMetrics registers the series on reg.
@@ -46,7 +47,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		PollDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "mlc_ingest_poll_seconds", Help: "Duration of a backfill poll run.",
 		}),
+		BodyLimit: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "mlc_ingest_body_limit_bytes", Help: "Largest webhook body accepted: what NATS stores less the envelope.",
+		}),
 	}
-	reg.MustRegister(m.Requests, m.SignatureFail, m.PublishTime, m.Duplicates, m.Ignored, m.PollLag, m.PollOnly, m.PollRuns, m.PollDuration)
+	reg.MustRegister(m.Requests, m.SignatureFail, m.PublishTime, m.Duplicates, m.Ignored, m.PollLag, m.PollOnly, m.PollRuns, m.PollDuration, m.BodyLimit)
 	return m
 }

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 
 	"github.com/ml-connector/ml-connector/pkg/commerce"
@@ -140,6 +142,10 @@ func (h *Webhooks) commerce(w http.ResponseWriter, r *http.Request) {
 		h.finish(w, r, endpoint, start, event.Key(fact.Entity(), store, fact.ID), nil)
 		return
 	}
+	if rej := idFits(fact.CommerceFact); rej != nil {
+		h.finish(w, r, endpoint, start, "", rej)
+		return
+	}
 	h.publish(w, r, endpoint, start, fact)
 }
 
@@ -149,6 +155,12 @@ func (h *Webhooks) publish(w http.ResponseWriter, r *http.Request, endpoint stri
 	defer cancel()
 	res, err := h.pub.Publish(ctx, fact.CommerceFact, stream.WithOrigin(fact.origin), stream.WithTraceparent(fact.traceparent))
 	h.m.PublishTime.Observe(time.Since(start).Seconds())
+	if errors.Is(err, nats.ErrMaxPayload) || errors.Is(err, jetstream.ErrStreamMessageExceedsMaximum) {
+		// Not an outage: this fact can never be stored, by the poll either.
+		h.finish(w, r, endpoint, start, key, &reject{http.StatusRequestEntityTooLarge, fmt.Sprintf(
+			"as an event this %d byte body is over what NATS stores (max_payload): it can never be stored", len(fact.Raw))})
+		return
+	}
 	if err != nil {
 		// Commerce logs the failure; the backfill poll will still find the record.
 		h.finish(w, r, endpoint, start, key, &reject{http.StatusServiceUnavailable, "event store unavailable, the backfill poll will pick this up: " + err.Error()})
@@ -315,6 +327,10 @@ func (h *Webhooks) ioEvents(w http.ResponseWriter, r *http.Request) {
 		h.finish(w, r, "adobe-io", start, f.Key(), nil)
 		return
 	}
+	if rej := idFits(f.CommerceFact); rej != nil {
+		h.finish(w, r, "adobe-io", start, "", rej)
+		return
+	}
 	h.publish(w, r, "adobe-io", start, f)
 }
 
@@ -361,4 +377,24 @@ func cut(s string, n int) string {
 		return s
 	}
 	return fmt.Sprintf("%s...(%d bytes)", s[:n], len(s))
+}
+
+// idFits refuses a fact whose id cannot become its NetSuite external id
+// (event.MaxExternalIDLen with the prefix and store): the writer could
+// never sync it, so it is refused where the sender can still see why.
+func idFits(f event.CommerceFact) *reject {
+	var err error
+	switch f.Kind {
+	case event.OrderPlaced:
+		_, err = event.SalesOrderExternalID(f.Store, f.ID)
+	case event.InvoiceCaptured:
+		_, err = event.InvoiceExternalID(f.Store, f.ID)
+	case event.CustomerCreated:
+		_, err = event.CustomerExternalID(f.Store, f.ID)
+	}
+	if err != nil {
+		return &reject{http.StatusBadRequest, fmt.Sprintf("increment_id %s of store %s cannot become a NetSuite external id "+
+			"(at most %d characters with prefix and store)", clip(f.ID), clip(f.Store), event.MaxExternalIDLen)}
+	}
+	return nil
 }
