@@ -87,7 +87,7 @@ func newConnectCommerceCmd() *cobra.Command {
 	f.StringVar(&c.IMS.ClientSecret, "ims-client-secret", "", "ims: client secret")
 	f.StringVar(&c.IMS.OrgID, "ims-org-id", "", "ims: organization id (…@AdobeOrg)")
 	f.StringVar(&c.IMS.TokenURL, "ims-token-url", "", "ims: token endpoint (default https://ims-na1.adobelogin.com/ims/token/v3)")
-	f.StringVar(&c.Webhook.Mode, "webhook-mode", "rsa", "how webhooks are verified: rsa (Commerce's digital signature), hmac (a signing relay) or none (development only)")
+	f.StringVar(&c.Webhook.Mode, "webhook-mode", "rsa", "how webhooks are verified: rsa (Commerce's digital signature), hmac (a signing relay) or none (development only: ingest needs MLC_INGEST_ALLOW_UNVERIFIED=true)")
 	f.StringArrayVar(&keyFiles, "webhook-public-key-file", nil, "rsa: the public key PEM from the Commerce admin (repeat for current and previous)")
 	f.StringArrayVar(&c.Webhook.Secrets, "webhook-secret", nil, "hmac: the shared secret (repeat during a rotation)")
 	f.StringVar(&ingestURL, "ingest-url", envOr("MLC_INGEST_URL", "http://127.0.0.1:8081"), "public base URL of the ingest service, as Commerce reaches it")
@@ -303,7 +303,8 @@ func printCommerceSetup(w io.Writer, c connection.Commerce, r commerceConnectRes
 		fmt.Fprintln(w, "HMAC-SHA256 under the shared secret in x-adobe-commerce-webhook-signature. For Commerce's digital")
 		fmt.Fprintln(w, "signature (Admin > Stores > Configuration > Adobe Services > Webhooks) use --webhook-mode rsa.")
 	default:
-		fmt.Fprintln(w, "WARNING: webhook mode none accepts unsigned requests: local development only. Enable the Digital")
-		fmt.Fprintln(w, "Signature in Admin > Stores > Configuration > Adobe Services > Webhooks and reconnect with --webhook-mode rsa.")
+		fmt.Fprintln(w, "WARNING: webhook mode none accepts unsigned requests: local development only. ingest refuses these")
+		fmt.Fprintln(w, "webhooks unless it runs with MLC_INGEST_ALLOW_UNVERIFIED=true (the poll still reads the store). Enable the")
+		fmt.Fprintln(w, "Digital Signature in Admin > Stores > Configuration > Adobe Services > Webhooks and reconnect with --webhook-mode rsa.")
 	}
 }

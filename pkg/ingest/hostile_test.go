@@ -12,9 +12,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ml-connector/ml-connector/pkg/connection"
 	"github.com/ml-connector/ml-connector/pkg/event"
 	"github.com/ml-connector/ml-connector/pkg/ingest"
 	"github.com/ml-connector/ml-connector/pkg/servicetest"
+	"github.com/ml-connector/ml-connector/pkg/sim/commercesim"
 )
 
 // rawRequest sends a request's headers and only the start of a body that
@@ -217,5 +219,41 @@ func TestIncrementIDAndTraceparentAreBounded(t *testing.T) {
 	}
 	if n := h.count(orderSubject); n != 4 {
 		t.Fatalf("%d stored, want 4", n)
+	}
+}
+
+// A store connected with webhook verification "none" accepts nothing unless
+// the deployment says it is a development one, and then ingest says so
+// loudly at start.
+func TestUnverifiedWebhooksNeedTheExplicitSetting(t *testing.T) {
+	body := orderOfSize(t, 300, "U1")
+	for _, allow := range []bool{false, true} {
+		t.Run(strconv.FormatBool(allow), func(t *testing.T) {
+			e := servicetest.New(t, servicetest.WithCommerce(commercesim.Config{}), servicetest.WithStores())
+			c := e.CommerceConnection("default")
+			c.Webhook = connection.Webhook{Mode: "none"}
+			e.SaveCommerce(c)
+			env := map[string]string{"MLC_POLL_ENABLED": "false"}
+			if allow {
+				env["MLC_INGEST_ALLOW_UNVERIFIED"] = "true"
+			}
+			svc := e.Run(ingest.Run, servicetest.Setenv(env))
+			status, resp := svc.Post(t, "/webhooks/commerce/order-placed", body, nil)
+			if !allow {
+				if status != http.StatusUnauthorized || !strings.Contains(resp, "MLC_INGEST_ALLOW_UNVERIFIED") {
+					t.Fatalf("unsigned webhook without the setting: %d %s", status, resp)
+				}
+				if n := e.Total(t, "COMMERCE"); n != 0 {
+					t.Fatalf("%d stored", n)
+				}
+				return
+			}
+			if status != http.StatusOK {
+				t.Fatalf("unsigned webhook with the setting: %d %s", status, resp)
+			}
+			if !strings.Contains(svc.Logs.String(), `"level":"warn"`) || !strings.Contains(svc.Logs.String(), "UNVERIFIED") {
+				t.Errorf("no loud warning at start:\n%s", svc.Logs.String())
+			}
+		})
 	}
 }

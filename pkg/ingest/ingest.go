@@ -14,6 +14,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/ml-connector/ml-connector/pkg/commerce"
 	"github.com/ml-connector/ml-connector/pkg/connection"
 	"github.com/ml-connector/ml-connector/pkg/event"
 	"github.com/ml-connector/ml-connector/pkg/secrets"
@@ -41,7 +42,11 @@ type Config struct {
 	// such a body could never be stored.
 	MaxBody    int64         `env:"MLC_INGEST_MAX_BODY" envDefault:"0"`
 	AckTimeout time.Duration `env:"MLC_INGEST_ACK_TIMEOUT" envDefault:"1s"`
-	Poll       PollConfig
+	// AllowUnverified accepts unsigned webhooks of stores connected with
+	// verification mode none. Local development only; off, their webhooks
+	// are refused (the poll still reads them).
+	AllowUnverified bool `env:"MLC_INGEST_ALLOW_UNVERIFIED" envDefault:"false"`
+	Poll            PollConfig
 }
 
 // Validate checks the settings.
@@ -85,7 +90,11 @@ func Run(ctx context.Context, environ map[string]string, logOut io.Writer) error
 		return err
 	}
 	creds := secrets.NewStore(credKV, keys)
-	stores := NewStores(nil)
+	if cfg.AllowUnverified {
+		rt.Log.Warn().Msg("MLC_INGEST_ALLOW_UNVERIFIED=true: webhooks of stores connected with verification none are " +
+			"accepted UNVERIFIED from anyone who can reach this port. Local development only.")
+	}
+	stores := NewStores(nil, AllowUnverified(cfg.AllowUnverified))
 	conns, err := connection.ListCommerce(ctx, creds)
 	if err != nil {
 		return fmt.Errorf("load Commerce connections: %w", err)
@@ -94,6 +103,7 @@ func Run(ctx context.Context, environ map[string]string, logOut io.Writer) error
 		if err := stores.Set(c); err != nil {
 			rt.Log.Error().Err(err).Str("store", c.Store).Msg("store connection unusable")
 		}
+		warnUnverified(rt, c, cfg.AllowUnverified)
 	}
 	if err := stores.ResolveIDs(ctx); err != nil {
 		rt.Log.Warn().Err(err).Msg("store ids unresolved: webhooks are filed by header, the poll retries the lookup")
@@ -124,6 +134,7 @@ func Run(ctx context.Context, environ map[string]string, logOut io.Writer) error
 					return
 				}
 				rt.Log.Info().Str("store", c.Store).Msg("store connection loaded")
+				warnUnverified(rt, c, cfg.AllowUnverified)
 			}
 		})
 	}
@@ -162,4 +173,17 @@ func bodyLimit(ctx context.Context, rt *service.Runtime, configured int64) (limi
 			"and %s max_msg_size) less %d for the envelope; lower it, leave it unset, or raise max_payload", configured, storable, event.StreamCommerce, envelopeReserve)
 	}
 	return configured, storable, nil
+}
+
+// warnUnverified says, for a store connected with verification none,
+// whether its webhooks are accepted unverified or refused.
+func warnUnverified(rt *service.Runtime, c connection.Commerce, allowed bool) {
+	if c.Webhook.Mode != commerce.VerifyNone {
+		return
+	}
+	if allowed {
+		rt.Log.Warn().Str("store", c.Store).Msg("store webhooks are accepted UNVERIFIED (verification mode none)")
+		return
+	}
+	rt.Log.Error().Str("store", c.Store).Err(ErrUnverifiedRefused).Msg("store webhooks refused; the poll still reads the store")
 }

@@ -26,19 +26,44 @@ type Store struct {
 // Stores holds the connected stores; connections are reloaded when their
 // stored credentials change, without a restart.
 type Stores struct {
-	hc *http.Client
+	hc              *http.Client
+	allowUnverified bool
 
 	mu     sync.RWMutex
 	byCode map[string]Store
 	byID   map[int64]string
 }
 
+// StoresOption configures NewStores.
+type StoresOption func(*Stores)
+
+// AllowUnverified accepts the webhooks of stores connected with
+// verification mode none (MLC_INGEST_ALLOW_UNVERIFIED, local development
+// only). Without it such a store is polled but its webhooks are refused.
+func AllowUnverified(allow bool) StoresOption { return func(s *Stores) { s.allowUnverified = allow } }
+
+// ErrUnverifiedRefused is the answer to a webhook of a store connected with
+// verification mode none while AllowUnverified is off.
+var ErrUnverifiedRefused = errors.New("webhook verification mode none is refused: set MLC_INGEST_ALLOW_UNVERIFIED=true " +
+	"on a development deployment, or reconnect the store with --webhook-mode rsa")
+
 // NewStores returns an empty registry; hc is used by the stores' REST clients.
-func NewStores(hc *http.Client) *Stores {
+func NewStores(hc *http.Client, opts ...StoresOption) *Stores {
 	if hc == nil {
 		hc = &http.Client{Timeout: 60 * time.Second}
 	}
-	return &Stores{hc: hc, byCode: map[string]Store{}, byID: map[int64]string{}}
+	s := &Stores{hc: hc, byCode: map[string]Store{}, byID: map[int64]string{}}
+	for _, opt := range opts {
+		opt(s)
+	}
+	return s
+}
+
+// refuseUnverified stands in for the verifier of a store with mode none.
+type refuseUnverified struct{ store string }
+
+func (r refuseUnverified) Verify([]byte, http.Header) error {
+	return fmt.Errorf("store %s: %w", r.store, ErrUnverifiedRefused)
 }
 
 // Set adds or replaces a store from its connection.
@@ -49,6 +74,9 @@ func (s *Stores) Set(c connection.Commerce) error {
 	v, err := c.Verifier()
 	if err != nil {
 		return err
+	}
+	if c.Webhook.Mode == commerce.VerifyNone && !s.allowUnverified {
+		v = refuseUnverified{store: c.Store}
 	}
 	st := Store{Code: c.Store, ID: c.StoreID, BaseURL: c.BaseURL, Verifier: v}
 	if len(c.IOEvents.PublicKeys) > 0 {
