@@ -21,6 +21,9 @@ const SettingsKey = "mapping"
 
 const storeKeyPrefix = SettingsKey + "."
 
+// StoreKeys is the KV pattern of every store's overrides.
+const StoreKeys = storeKeyPrefix + "*"
+
 // StoreKey is the mlc_settings key of a store's overrides, mapping.<store>
 // with the store code made KV-safe by event.EncodeIDPart (so "en_us" is
 // mapping.en__us and "us.east" mapping.us_2Eeast).
