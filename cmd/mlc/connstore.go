@@ -34,9 +34,12 @@ func (c *credStore) Close() { c.nc.Close() }
 // mlc_credentials (and mlc_settings when withSettings) and loads the master
 // key from the environment.
 func openCredStore(cmd *cobra.Command, withSettings bool) (*credStore, error) {
-	keys, err := secrets.LoadKeyring(os.Getenv)
+	keys, source, err := loadMasterKey(os.Getenv)
 	if err != nil {
-		return nil, fmt.Errorf("%w (generate one with `mlc credentials genkey`)", err)
+		return nil, err
+	}
+	if !jsonOutput(cmd) {
+		fmt.Fprintf(cmd.ErrOrStderr(), "master key %s from %s\n", keys.CurrentID(), source)
 	}
 	nc, js, err := connectNATS(cmd)
 	if err != nil {
@@ -57,6 +60,42 @@ func openCredStore(cmd *cobra.Command, withSettings bool) (*credStore, error) {
 	}
 	cs.secrets = secrets.NewStore(cs.creds, keys)
 	return cs, nil
+}
+
+// devKeyFile is where `mlc dev` keeps the master key it generates when
+// neither MLC_MASTER_KEY nor MLC_MASTER_KEY_FILE is set: <--dir>/master.key,
+// --dir defaulting to .mlc (pkg/devstack).
+const devKeyFile = ".mlc/master.key"
+
+// loadMasterKey reads the keyring as the services do (MLC_MASTER_KEY, then
+// MLC_MASTER_KEY_FILE) and, with neither set, from mlc dev's key file in the
+// working directory, so that `mlc credentials` and `mlc connect` work right
+// after `mlc dev`. source names where the key came from, never its value.
+func loadMasterKey(getenv func(string) string) (keys *secrets.Keyring, source string, err error) {
+	switch {
+	case getenv(secrets.EnvMasterKey) != "":
+		source = secrets.EnvMasterKey
+	case getenv(secrets.EnvMasterKeyFile) != "":
+		source = secrets.EnvMasterKeyFile + "=" + getenv(secrets.EnvMasterKeyFile)
+	default:
+		if _, statErr := os.Stat(devKeyFile); statErr != nil {
+			return nil, "", fmt.Errorf("no master key: set %s or %s (generate one with `mlc credentials genkey`), "+
+				"or run where `mlc dev` keeps its key (%s)", secrets.EnvMasterKey, secrets.EnvMasterKeyFile, devKeyFile)
+		}
+		source = devKeyFile + " (mlc dev's key)"
+		env := getenv
+		getenv = func(k string) string {
+			if k == secrets.EnvMasterKeyFile {
+				return devKeyFile
+			}
+			return env(k)
+		}
+	}
+	keys, err = secrets.LoadKeyring(getenv)
+	if err != nil {
+		return nil, "", fmt.Errorf("master key from %s: %w", source, err)
+	}
+	return keys, source, nil
 }
 
 func openBucket(ctx context.Context, js jetstream.JetStream, name string) (jetstream.KeyValue, error) {

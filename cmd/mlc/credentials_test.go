@@ -182,3 +182,44 @@ func TestReadSecretValue(t *testing.T) {
 		t.Fatalf("file %q, %v", v, err)
 	}
 }
+
+// Right after `mlc dev` (which keeps its master key in .mlc/master.key when
+// neither MLC_MASTER_KEY nor MLC_MASTER_KEY_FILE is set), credentials and
+// connect commands in the same directory use that key and say so.
+func TestCLIFindsTheDevMasterKey(t *testing.T) {
+	e := newCLIEnv(t)
+	t.Setenv(secrets.EnvMasterKey, "")
+	dir := t.TempDir()
+	t.Chdir(dir)
+	if _, err := mlc(t, "", "credentials", "set", "x.y", "--value", "v"); err == nil ||
+		!strings.Contains(err.Error(), filepath.Join(".mlc", "master.key")) {
+		t.Fatalf("no key anywhere: %v", err)
+	}
+	devKey, err := secrets.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(dir, ".mlc"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, ".mlc", "master.key"), []byte(base64.StdEncoding.EncodeToString(devKey)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := mlc(t, "", "credentials", "set", "dev.secret", "--value", "dev-value-1")
+	if err != nil {
+		t.Fatalf("set with the dev key: %v\n%s", err, out)
+	}
+	if !strings.Contains(out, filepath.Join(".mlc", "master.key")) || !strings.Contains(out, secrets.KeyID(devKey)) ||
+		strings.Contains(out, base64.StdEncoding.EncodeToString(devKey)) {
+		t.Errorf("output does not say which key was used (or shows it):\n%s", out)
+	}
+	s, _ := e.store(t, devKey)
+	if v, err := s.Get(context.Background(), "dev.secret"); err != nil || string(v) != "dev-value-1" {
+		t.Fatalf("the dev key does not open what was stored: %q %v", v, err)
+	}
+	// An explicit key still wins over the dev file.
+	t.Setenv(secrets.EnvMasterKey, base64.StdEncoding.EncodeToString(e.key))
+	if _, err := mlc(t, "", "credentials", "show", "dev.secret"); !errors.Is(err, secrets.ErrUnknownKey) {
+		t.Fatalf("MLC_MASTER_KEY did not win over .mlc/master.key: %v", err)
+	}
+}
