@@ -32,6 +32,11 @@ import (
 // Server is a running ClickHouse reachable over the native protocol.
 type Server struct {
 	Addr string // host:port, native protocol
+
+	// Set for a server this package started (Stop and Restart need them).
+	bin, dir string
+	exited   chan struct{}
+	proc     *os.Process
 }
 
 // Open returns a connection to the server's default database, closed when
@@ -69,30 +74,72 @@ func Start(t testing.TB) *Server {
 	if err := writeConfig(dir, tcp, http); err != nil {
 		t.Fatalf("chtest: config: %v", err)
 	}
+	s := &Server{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(tcp)), bin: bin, dir: dir}
+	s.launch(t)
+	t.Cleanup(s.stop)
+	return s
+}
+
+// launch starts the server process on s's config and waits until it answers.
+func (s *Server) launch(t testing.TB) {
+	t.Helper()
 	var out bytes.Buffer
-	cmd := exec.Command(bin, "--config-file="+filepath.Join(dir, "config.xml"))
-	cmd.Dir = dir
+	cmd := exec.Command(s.bin, "--config-file="+filepath.Join(s.dir, "config.xml"))
+	cmd.Dir = s.dir
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
-		unavailable(t, fmt.Sprintf("start %s: %v", bin, err))
+		unavailable(t, fmt.Sprintf("start %s: %v", s.bin, err))
 	}
 	exited := make(chan struct{})
 	go func() { _ = cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(os.Interrupt)
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-	})
-	s := &Server{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(tcp))}
+	s.proc, s.exited = cmd.Process, exited
 	if err := waitReady(s.Addr, exited, 60*time.Second); err != nil {
-		log, _ := os.ReadFile(filepath.Join(dir, "server.err.log"))
+		log, _ := os.ReadFile(filepath.Join(s.dir, "server.err.log"))
+		s.stop()
 		unavailable(t, fmt.Sprintf("clickhouse-server did not become ready: %v\n%s\n%s", err, out.String(), log))
 	}
-	return s
+}
+
+// stop shuts the process down (SIGINT, then SIGKILL after 10 s).
+func (s *Server) stop() {
+	if s.proc == nil {
+		return
+	}
+	_ = s.proc.Signal(os.Interrupt)
+	select {
+	case <-s.exited:
+	case <-time.After(10 * time.Second):
+		_ = s.proc.Kill()
+		<-s.exited
+	}
+	s.proc = nil
+}
+
+// Stop kills the server (SIGKILL, as a crash would; a graceful stop waits
+// for idle client connections), keeping its data, to test what happens
+// while ClickHouse is away; Restart brings it back on the same address.
+// A server from MLC_CLICKHOUSE_DSN cannot be stopped: the test is skipped.
+func (s *Server) Stop(t testing.TB) {
+	t.Helper()
+	if s.bin == "" {
+		t.Skip("chtest: cannot stop the server of MLC_CLICKHOUSE_DSN")
+	}
+	if s.proc != nil {
+		_ = s.proc.Kill()
+		<-s.exited
+		s.proc = nil
+	}
+}
+
+// Restart starts a stopped server again with the same data and address.
+func (s *Server) Restart(t testing.TB) {
+	t.Helper()
+	if s.bin == "" {
+		t.Skip("chtest: cannot restart the server of MLC_CLICKHOUSE_DSN")
+	}
+	if s.proc == nil {
+		s.launch(t)
+	}
 }
 
 func unavailable(t testing.TB, why string) {

@@ -2,6 +2,7 @@ package chtest_test
 
 import (
 	"context"
+	"os"
 	"testing"
 	"time"
 
@@ -36,5 +37,35 @@ func TestServerRoundTrip(t *testing.T) {
 	}
 	if count != 100 || sum != 4950 {
 		t.Fatalf("count=%d sum=%d, want 100 and 4950", count, sum)
+	}
+}
+
+// A stopped server refuses connections and comes back with its data.
+func TestStopRestart(t *testing.T) {
+	if os.Getenv("MLC_CLICKHOUSE_DSN") != "" {
+		t.Skip("external server")
+	}
+	srv := chtest.Start(t)
+	ctx := context.Background()
+	conn := srv.Open(t)
+	if err := conn.Exec(ctx, `CREATE TABLE kept (n UInt32) ENGINE = MergeTree() ORDER BY n`); err != nil {
+		t.Fatal(err)
+	}
+	b, err := conn.PrepareBatch(ctx, "INSERT INTO kept (n)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = b.Append(uint32(7))
+	if err := b.Send(); err != nil {
+		t.Fatal(err)
+	}
+	srv.Stop(t)
+	if err := conn.Ping(ctx); err == nil {
+		t.Fatal("ping answered by a stopped server")
+	}
+	srv.Restart(t)
+	var n uint64
+	if err := srv.Open(t).QueryRow(ctx, `SELECT count() FROM kept WHERE n = 7`).Scan(&n); err != nil || n != 1 {
+		t.Fatalf("after restart: %d, %v", n, err)
 	}
 }

@@ -1,0 +1,145 @@
+// Package audittest publishes the messages of a realistic order flow on
+// JetStream, as ingest, transform and netsuite-writer would (same message
+// types, ids, headers and causation through stream.Publisher), for the
+// tests and benchmarks of the audit mirror and the `mlc audit`, `mlc replay`
+// and `mlc dlq` commands, before those services run in the same test.
+package audittest
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/ml-connector/ml-connector/pkg/event"
+	"github.com/ml-connector/ml-connector/pkg/stream"
+)
+
+// Flow describes the orders to publish.
+type Flow struct {
+	Store string // Commerce store code (default "default")
+	First int    // first increment id (default 1); ids are %09d
+	// Orders is how many orders to publish.
+	Orders int
+	// FailEvery makes every n-th order fail in transform: its fact is
+	// dead-lettered (an unmapped SKU) and no command follows. 0: none.
+	FailEvery int
+	// Bodies are the webhook payloads, used in turn (default a small one).
+	Bodies [][]byte
+}
+
+// Result counts what was published, per stream.
+type Result struct {
+	Messages map[string]int
+	// Failed are the business keys of the dead-lettered orders.
+	Failed []string
+	// Keys are every order's business key, in order.
+	Keys []string
+}
+
+// Total is the number of messages published on all streams.
+func (r Result) Total() int {
+	n := 0
+	for _, c := range r.Messages {
+		n += c
+	}
+	return n
+}
+
+// SKUReason is the dead-letter reason of a failed order.
+const SKUReason = "order %s: SKU TEE-M-RED has no NetSuite item (map it in settings, then `mlc dlq retry`)"
+
+// Publish runs the flow: for each order the webhook fact (COMMERCE), then
+// either the sales order command (NETSUITE) and a throttled and a
+// successful outcome (SYNC), or the fact's dead letter (DLQ).
+func (f Flow) Publish(ctx context.Context, js jetstream.JetStream) (Result, error) {
+	if f.Store == "" {
+		f.Store = "default"
+	}
+	if f.First == 0 {
+		f.First = 1
+	}
+	if len(f.Bodies) == 0 {
+		f.Bodies = [][]byte{[]byte(`{"eventName":"sales_order_place_after","data":{"order":{"items":[{"sku":"TEE-M-RED","qty_ordered":"1.0000"}]}}}`)}
+	}
+	pub := stream.NewPublisher(js)
+	res := Result{Messages: map[string]int{}}
+	for i := range f.Orders {
+		id := fmt.Sprintf("%09d", f.First+i)
+		fact := event.CommerceFact{Kind: event.OrderPlaced, Store: f.Store, ID: id, DataSchema: event.SchemaWebhook, Raw: f.Bodies[i%len(f.Bodies)]}
+		res.Keys = append(res.Keys, fact.Key())
+		p, err := pub.Publish(ctx, fact, stream.WithOrigin(event.OriginWebhook))
+		if err != nil {
+			return res, err
+		}
+		res.Messages[event.StreamCommerce]++
+		if f.FailEvery > 0 && (i+1)%f.FailEvery == 0 {
+			if err := deadLetter(ctx, js, p, fmt.Sprintf(SKUReason, id)); err != nil {
+				return res, err
+			}
+			res.Messages[event.StreamDLQ]++
+			res.Failed = append(res.Failed, fact.Key())
+			continue
+		}
+		parent := stream.Parent{EventID: p.EventID, Header: nats.Header{event.HeaderOrigin: {event.OriginWebhook}}}
+		cmd, err := Command(f.Store, id)
+		if err != nil {
+			return res, err
+		}
+		cp, err := pub.Publish(ctx, cmd, stream.CausedBy(parent))
+		if err != nil {
+			return res, err
+		}
+		res.Messages[event.StreamNetSuite]++
+		cparent := stream.Parent{EventID: cp.EventID, Header: parent.Header}
+		for attempt, o := range []event.SyncOutcome{
+			{Status: event.StatusFailed, Error: "NetSuite is busy", ErrorCode: "CONCURRENCY_LIMIT_EXCEEDED", DurationMS: 120},
+			{Status: event.StatusOK, InternalID: fmt.Sprint(9000 + f.First + i), DurationMS: 340},
+		} {
+			o.Kind, o.BusinessKey, o.Store, o.ExternalID = event.KindSalesOrder, cmd.Key(), f.Store, cmd.ExternalID
+			o.ContentHash, o.Attempts, o.CommandID, o.At, o.Producer = cmd.ContentHash(), attempt+1, cp.EventID, time.Now().UTC(), "netsuite-writer"
+			if _, err := pub.Publish(ctx, o, stream.CausedBy(cparent)); err != nil {
+				return res, err
+			}
+			res.Messages[event.StreamSync]++
+		}
+	}
+	return res, nil
+}
+
+// Command is the sales order command transform would build for an order.
+func Command(store, id string) (event.NetSuiteCommand, error) {
+	ext, err := event.SalesOrderExternalID(store, id)
+	if err != nil {
+		return event.NetSuiteCommand{}, err
+	}
+	cust, err := event.CustomerExternalID(store, "7")
+	if err != nil {
+		return event.NetSuiteCommand{}, err
+	}
+	return event.NetSuiteCommand{
+		Kind: event.KindSalesOrder, Store: store, SourceID: id, ExternalID: ext, Subsidiary: "1",
+		Record:   json.RawMessage(`{"otherRefNum":"` + id + `","item":{"items":[{"item":{"id":"101"},"quantity":1}]}}`),
+		Customer: &event.CustomerRef{BuyerKey: "7", ExternalID: cust, Email: "ann@example.com", Record: json.RawMessage(`{"email":"ann@example.com"}`)},
+	}, nil
+}
+
+// deadLetter files the stored message p as transform would after a
+// permanent failure (pkg/stream's dead-letterer).
+func deadLetter(ctx context.Context, js jetstream.JetStream, p stream.Published, reason string) error {
+	st, err := js.Stream(ctx, p.Stream)
+	if err != nil {
+		return err
+	}
+	m, err := st.GetMsg(ctx, p.Seq)
+	if err != nil {
+		return err
+	}
+	letter := event.DeadLetter{Reason: reason, Attempts: 1, Subject: m.Subject, Stream: p.Stream, Seq: p.Seq,
+		Consumer: event.DurableTransform, At: time.Now(), Header: m.Header, Data: m.Data}.Msg()
+	_, err = js.PublishMsg(ctx, letter)
+	return err
+}
