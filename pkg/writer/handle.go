@@ -227,16 +227,17 @@ func retryable(err error) bool {
 func (w *Writer) classify(cmd event.NetSuiteCommand, err error) error {
 	switch {
 	case errors.Is(err, stream.ErrPermanent):
-		return err
+		return stream.Permanent(fmt.Errorf("%s: %w", describe(cmd), err))
 	case errors.Is(err, errBadRecord), errors.Is(err, netsuite.ErrInvalidExternalID):
 		return stream.Permanent(fmt.Errorf("%s: the command is unusable (fix the mapping, then replay): %w", describe(cmd), err))
 	case netsuite.Classify(err) == netsuite.ClassConfig,
 		errors.Is(err, netsuite.ErrUnauthorized) && !errors.Is(err, netsuite.ErrConcurrencyLimit):
 		// The token endpoint refused us, or a fresh token was refused
 		// while the account was not throttling: every command would fail
-		// the same way, so the writer pauses instead of filling the DLQ.
+		// the same way, so the writer pauses instead of filling the DLQ
+		// (a paused writer pulls nothing: the redelivery waits for it).
 		w.onConfig(err)
-		return stream.RetryAfter(fmt.Errorf("%s: %w", describe(cmd), err), time.Minute)
+		return fmt.Errorf("%s: %w", describe(cmd), err)
 	}
 	var ne *netsuite.Error
 	if errors.As(err, &ne) && netsuite.Classify(err) == netsuite.ClassPermanent {

@@ -4,12 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/shopspring/decimal"
 
 	"github.com/ml-connector/ml-connector/pkg/event"
@@ -74,9 +72,19 @@ func settingsFor(n int) *writer.Settings {
 	return s
 }
 
-// start runs a writer replica in this process.
+// start runs a writer replica in this process and waits until it is ready.
 func (e *env) start(extra ...map[string]string) *servicetest.Service {
 	e.t.Helper()
+	return e.Run(writer.Run, servicetest.Setenv(e.environ(extra...)))
+}
+
+// startUnready runs a replica expected not to be ready (no connection).
+func (e *env) startUnready() *servicetest.Service {
+	e.t.Helper()
+	return e.Run(writer.Run, servicetest.Setenv(e.environ()), servicetest.Healthy())
+}
+
+func (e *env) environ(extra ...map[string]string) map[string]string {
 	environ := map[string]string{}
 	for k, v := range testEnviron {
 		environ[k] = v
@@ -86,7 +94,7 @@ func (e *env) start(extra ...map[string]string) *servicetest.Service {
 			environ[k] = v
 		}
 	}
-	return e.Run(writer.Run, servicetest.Setenv(environ))
+	return environ
 }
 
 // publish puts commands on NETSUITE as transform does.
@@ -268,6 +276,3 @@ func (e *env) consumerMaxAckPending() int {
 	}
 	return info.Config.MaxAckPending
 }
-
-var _ = jetstream.ErrKeyNotFound
-var _ = strconv.Itoa
