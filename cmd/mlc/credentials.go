@@ -18,6 +18,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/spf13/cobra"
 
+	"github.com/ml-connector/ml-connector/pkg/connection"
 	"github.com/ml-connector/ml-connector/pkg/secrets"
 )
 
@@ -383,7 +384,7 @@ func newCredDeleteCmd() *cobra.Command {
 			}
 			defer cs.Close()
 			if _, err := cs.creds.Get(cmd.Context(), args[0]); errors.Is(err, jetstream.ErrKeyNotFound) {
-				return fmt.Errorf("%w: %q", secrets.ErrNotFound, args[0])
+				return fmt.Errorf("%w: %q%s", secrets.ErrNotFound, args[0], commerceNameHint(cmd.Context(), cs.creds, args[0]))
 			} else if err != nil {
 				return fmt.Errorf("read %s: %w", args[0], err)
 			}
@@ -417,4 +418,18 @@ func newCredGenkeyCmd() *cobra.Command {
 			return nil
 		},
 	}
+}
+
+// commerceNameHint points from a store code typed as is (commerce.en_us) to
+// the name its connection is stored under (commerce.en__us), when that
+// exists: store codes are encoded in secret names.
+func commerceNameHint(ctx context.Context, kv jetstream.KeyValue, name string) string {
+	store, ok := strings.CutPrefix(name, "commerce.")
+	if !ok || connection.CommerceSecretName(store) == name {
+		return ""
+	}
+	if _, err := kv.Get(ctx, connection.CommerceSecretName(store)); err != nil {
+		return ""
+	}
+	return fmt.Sprintf(" (the connection of store %q is stored as %s)", store, connection.CommerceSecretName(store))
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ml-connector/ml-connector/pkg/connection"
 	"github.com/ml-connector/ml-connector/pkg/secrets"
 )
 
@@ -221,5 +222,25 @@ func TestCLIFindsTheDevMasterKey(t *testing.T) {
 	t.Setenv(secrets.EnvMasterKey, base64.StdEncoding.EncodeToString(e.key))
 	if _, err := mlc(t, "", "credentials", "show", "dev.secret"); !errors.Is(err, secrets.ErrUnknownKey) {
 		t.Fatalf("MLC_MASTER_KEY did not win over .mlc/master.key: %v", err)
+	}
+}
+
+func TestCredentialsDeleteOfAnEncodedStoreName(t *testing.T) {
+	e := newCLIEnv(t)
+	s, _ := e.store(t, e.key)
+	c := connection.Commerce{Store: "en_us", BaseURL: "https://shop.example.com/rest/en_us", Auth: "oauth1",
+		Webhook: connection.Webhook{Mode: "hmac", Secrets: []string{"s"}}}
+	if err := connection.SaveCommerce(context.Background(), s, c); err != nil {
+		t.Fatal(err)
+	}
+	_, err := mlc(t, "", "credentials", "delete", "commerce.en_us")
+	if !errors.Is(err, secrets.ErrNotFound) || !strings.Contains(err.Error(), "commerce.en__us") {
+		t.Fatalf("delete by the plain store code: %v", err)
+	}
+	if out, err := mlc(t, "", "credentials", "delete", "commerce.en__us"); err != nil {
+		t.Fatalf("delete: %v %s", err, out)
+	}
+	if _, err := connection.LoadCommerce(context.Background(), s, "en_us"); !errors.Is(err, connection.ErrNotConnected) {
+		t.Fatalf("after delete: %v", err)
 	}
 }
