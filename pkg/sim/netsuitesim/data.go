@@ -64,6 +64,7 @@ type store struct {
 	subsidiaries map[string]*named
 	locations    map[string]*named
 	currencies   map[string]*named
+	priceLevels  map[string]*named
 	items        map[string]*Item
 	prices       []priceRow
 	stock        map[string]*stockRow // item + "/" + location
@@ -78,6 +79,7 @@ func newStore() *store {
 		subsidiaries: map[string]*named{},
 		locations:    map[string]*named{},
 		currencies:   map[string]*named{},
+		priceLevels:  map[string]*named{},
 		items:        map[string]*Item{},
 		stock:        map[string]*stockRow{},
 		records:      map[string]map[string]*Record{"customer": {}, "salesOrder": {}, "invoice": {}},
@@ -94,6 +96,7 @@ func (d *store) seedDefault() {
 	d.locations["2"] = &named{ID: "2", Name: "UK Warehouse", Subsidiaries: []string{"3"}}
 	d.currencies["1"] = &named{ID: "1", Name: "USD"}
 	d.currencies["2"] = &named{ID: "2", Name: "GBP"}
+	d.priceLevels["1"] = &named{ID: "1", Name: "Base Price"}
 	for _, p := range catalog.Default() {
 		if p.NetSuiteID == 0 {
 			continue
@@ -161,6 +164,13 @@ func (s *Server) AddCurrency(id, name string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.db.currencies[id] = &named{ID: id, Name: name}
+}
+
+// AddPriceLevel adds or renames a price level (the SuiteQL pricelevel table).
+func (s *Server) AddPriceLevel(id, name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.db.priceLevels[id] = &named{ID: id, Name: name}
 }
 
 // AddItem adds or replaces an item. Type defaults to InvtPart.

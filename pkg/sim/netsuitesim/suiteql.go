@@ -45,6 +45,7 @@ var tableColumns = map[string][]string{
 	"subsidiary":             {"id", "name", "parent", "currency", "country", "isinactive", "iselimination", "fullname"},
 	"location":               {"id", "name", "subsidiary", "isinactive"},
 	"currency":               {"id", "name", "symbol"},
+	"pricelevel":             {"id", "name", "isinactive"},
 	"transaction":            {"id", "tranid", "type", "externalid", "createdfrom", "entity", "trandate", "status", "subsidiary", "currency", "memo", "otherrefnum", "foreigntotal"},
 }
 
@@ -237,7 +238,7 @@ func parseSuiteQL(text string, params []string) (*qlQuery, *apiError) {
 	}
 	cols, ok := tableColumns[q.table]
 	if !ok {
-		return nil, errQL("Record '" + m[2] + "' was not found (the simulator knows item, aggregateItemLocation, inventoryitemlocations, pricing, customer, subsidiary, location, currency, transaction).")
+		return nil, errQL("Record '" + m[2] + "' was not found (the simulator knows item, aggregateItemLocation, inventoryitemlocations, pricing, customer, subsidiary, location, currency, pricelevel, transaction).")
 	}
 	column := func(qual, name string) (string, *apiError) {
 		qual, name = strings.ToLower(qual), strings.ToLower(name)
@@ -473,8 +474,9 @@ func (s *Server) tableRowsLocked(table string) []map[string]string {
 			setIf(row, "phone", str(f["phone"]))
 			rows = append(rows, row)
 		}
-	case "subsidiary", "location", "currency":
-		tbl := map[string]map[string]*named{"subsidiary": d.subsidiaries, "location": d.locations, "currency": d.currencies}[table]
+	case "subsidiary", "location", "currency", "pricelevel":
+		tbl := map[string]map[string]*named{"subsidiary": d.subsidiaries, "location": d.locations, "currency": d.currencies,
+			"pricelevel": d.priceLevels}[table]
 		for _, n := range tbl {
 			row := map[string]string{"id": n.ID, "name": n.Name}
 			switch table {
@@ -493,6 +495,8 @@ func (s *Server) tableRowsLocked(table string) []map[string]string {
 				}
 			case "currency":
 				row["symbol"] = n.Name
+			case "pricelevel":
+				row["isinactive"] = "F"
 			}
 			rows = append(rows, row)
 		}
