@@ -22,6 +22,7 @@ func newRootCmd() *cobra.Command {
 		newConnectCmd(),
 		newCredentialsCmd(),
 		newBenchCmd(),
+		newSyncCmd(),
 	)
 	return root
 }
