@@ -114,6 +114,21 @@ func rsaKey(t *testing.T) (*rsa.PrivateKey, []byte) {
 	return k, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
 }
 
+// netsuiteKey is an RSA key NetSuite accepts for an M2M certificate
+// (3072 bits), PKCS#8 PEM.
+func netsuiteKey(t *testing.T) (*rsa.PrivateKey, []byte) {
+	t.Helper()
+	k, err := rsa.GenerateKey(rand.Reader, 3072)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
+}
+
 func publicPEM(t *testing.T, k *rsa.PrivateKey) []byte {
 	t.Helper()
 	der, err := x509.MarshalPKIXPublicKey(&k.PublicKey)
@@ -128,7 +143,7 @@ func netsuiteSim(t *testing.T) (*netsuitesim.Server, string) {
 	sim := netsuitesim.NewTestServer(t, netsuitesim.Config{ClientID: "mlc-client", OneWorld: true,
 		GovernanceLimits: netsuitesim.GovernanceLimits{AccountConcurrencyLimit: 5, AccountUnallocatedConcurrencyLimit: 5,
 			IntegrationConcurrencyLimit: 3, IntegrationLimitType: "integrationSpecific"}})
-	key, keyPEM := rsaKey(t)
+	key, keyPEM := netsuiteKey(t)
 	sim.RegisterCertificate("cert-1", &key.PublicKey)
 	return sim, writeFile(t, "netsuite.pem", keyPEM)
 }
@@ -203,7 +218,7 @@ func TestConnectNetSuiteOneWorld(t *testing.T) {
 func TestConnectNetSuiteWrongCredentials(t *testing.T) {
 	newCLIEnv(t)
 	sim, keyFile := netsuiteSim(t)
-	_, otherKey := rsaKey(t)
+	_, otherKey := netsuiteKey(t)
 	otherFile := writeFile(t, "other.pem", otherKey)
 	cases := []struct {
 		name, client, cert, key string
@@ -229,6 +244,22 @@ func TestConnectNetSuiteWrongCredentials(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A key NetSuite would refuse is refused before anything is sent to it.
+func TestConnectNetSuiteRefusesWeakKeysLocally(t *testing.T) {
+	newCLIEnv(t)
+	sim, _ := netsuiteSim(t)
+	weak, weakPEM := rsaKey(t) // 2048 bits
+	sim.RegisterCertificate("cert-2048", &weak.PublicKey)
+	_, err := mlc(t, "", "connect", "netsuite", "--account", "1234567", "--client-id", "mlc-client", "--cert-id", "cert-2048",
+		"--key-file", writeFile(t, "weak.pem", weakPEM), "--base-url", sim.URL(), "--default-subsidiary", "1")
+	if err == nil || !strings.Contains(err.Error(), "2048 bits") || !strings.Contains(err.Error(), "3072") {
+		t.Fatalf("RSA-2048 key: %v", err)
+	}
+	if n := len(sim.Requests()); n != 0 {
+		t.Errorf("%d requests reached NetSuite with a key it refuses", n)
 	}
 }
 
@@ -281,7 +312,7 @@ func TestVerifyNetSuiteInteractive(t *testing.T) {
 func TestVerifyNetSuiteNotOneWorld(t *testing.T) {
 	sim := netsuitesim.NewTestServer(t, netsuitesim.Config{ClientID: "mlc-client", NoDefaultData: true})
 	sim.AddSubsidiary("1", "Only Company")
-	key, keyPEM := rsaKey(t)
+	key, keyPEM := netsuiteKey(t)
 	sim.RegisterCertificate("cert-1", &key.PublicKey)
 	res, err := verifyNetSuite(context.Background(), netsuiteConnectInput{
 		Conn: connection.NetSuite{AccountID: "1234567", ClientID: "mlc-client", CertificateID: "cert-1",

@@ -2,6 +2,10 @@ package connection
 
 import (
 	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rsa"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -73,8 +77,10 @@ func (n NetSuite) Validate() error {
 	}
 	if n.PrivateKeyPEM == "" {
 		errs = append(errs, errors.New("private key is empty"))
-	} else if _, err := netsuite.ParsePrivateKey([]byte(n.PrivateKeyPEM)); err != nil {
+	} else if key, err := netsuite.ParsePrivateKey([]byte(n.PrivateKeyPEM)); err != nil {
 		errs = append(errs, fmt.Errorf("private key: %w", err))
+	} else if err := checkKeyStrength(key); err != nil {
+		errs = append(errs, err)
 	}
 	if n.BaseURL != "" {
 		if u, err := url.Parse(n.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -288,6 +294,28 @@ func WatchNetSuiteSettings(ctx context.Context, kv jetstream.KeyValue, fn func(s
 	})
 	if err != nil {
 		return fmt.Errorf("netsuite settings: %w", err)
+	}
+	return nil
+}
+
+// checkKeyStrength refuses keys NetSuite does not accept for an M2M
+// certificate (reference netsuite-rest.md §2: RSA 3072 or 4096 bits, EC
+// P-256/384/521), which it would only answer with invalid_grant.
+func checkKeyStrength(key crypto.Signer) error {
+	const want = "NetSuite's M2M certificates take RSA of at least 3072 bits or EC P-256, P-384 or P-521"
+	switch k := key.(type) {
+	case *rsa.PrivateKey:
+		if bits := k.N.BitLen(); bits < 3072 {
+			return fmt.Errorf("private key: RSA key of %d bits: %s (openssl req -x509 -newkey rsa:3072 ...)", bits, want)
+		}
+	case *ecdsa.PrivateKey:
+		switch k.Curve {
+		case elliptic.P256(), elliptic.P384(), elliptic.P521():
+		default:
+			return fmt.Errorf("private key: EC curve %s: %s", k.Curve.Params().Name, want)
+		}
+	default:
+		return fmt.Errorf("private key: %T: %s", key, want)
 	}
 	return nil
 }

@@ -47,9 +47,10 @@ func buckets(t *testing.T) (*secrets.Store, jetstream.KeyValue) {
 	return secrets.NewStore(creds, ring), settings
 }
 
+// rsaKeyPEM is an RSA key NetSuite accepts for a certificate (3072 bits).
 func rsaKeyPEM(t *testing.T) (*rsa.PrivateKey, string) {
 	t.Helper()
-	k, err := rsa.GenerateKey(rand.Reader, 2048)
+	k, err := rsa.GenerateKey(rand.Reader, 3072)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -255,5 +256,56 @@ func TestNetSuiteSettings(t *testing.T) {
 	}
 	if s := (connection.NetSuiteSettings{Default: "1"}).SubsidiaryFor("x", ""); s != "" {
 		t.Errorf("not OneWorld but subsidiary %q", s)
+	}
+}
+
+func pkcs8PEM(t *testing.T, k any) string {
+	t.Helper()
+	der, err := x509.MarshalPKCS8PrivateKey(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
+}
+
+// NetSuite's M2M certificates are RSA 3072 or 4096 bits or EC P-256/384/521
+// (reference netsuite-rest.md §2): anything else is refused here, with the
+// reason, not by NetSuite later with a bare invalid_grant.
+func TestNetSuiteKeyStrength(t *testing.T) {
+	rsa2048, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rsa3072, err := rsa.GenerateKey(rand.Reader, 3072)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ecKey := func(c elliptic.Curve) *ecdsa.PrivateKey {
+		k, err := ecdsa.GenerateKey(c, rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k
+	}
+	pkcs1 := string(pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(rsa2048)}))
+	for _, c := range []struct {
+		name, pem, refusal string
+	}{
+		{"RSA 2048 PKCS#8", pkcs8PEM(t, rsa2048), "RSA key of 2048 bits"},
+		{"RSA 2048 PKCS#1", pkcs1, "RSA key of 2048 bits"},
+		{"EC P-224", pkcs8PEM(t, ecKey(elliptic.P224())), "P-224"},
+		{"RSA 3072", pkcs8PEM(t, rsa3072), ""},
+		{"EC P-256", pkcs8PEM(t, ecKey(elliptic.P256())), ""},
+		{"EC P-384", pkcs8PEM(t, ecKey(elliptic.P384())), ""},
+		{"EC P-521", pkcs8PEM(t, ecKey(elliptic.P521())), ""},
+	} {
+		n := connection.NetSuite{AccountID: "1234567", ClientID: "c", CertificateID: "k", PrivateKeyPEM: c.pem}
+		err := n.Validate()
+		switch {
+		case c.refusal == "" && err != nil:
+			t.Errorf("%s refused: %v", c.name, err)
+		case c.refusal != "" && (err == nil || !strings.Contains(err.Error(), c.refusal) || !strings.Contains(err.Error(), "3072")):
+			t.Errorf("%s: %v, want a refusal naming %q and what NetSuite takes", c.name, err, c.refusal)
+		}
 	}
 }
