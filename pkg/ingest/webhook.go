@@ -229,7 +229,7 @@ func (h *Webhooks) routeStore(raw []byte, hdr http.Header, checked Store, f *rec
 		}
 		f.Store = st.Code
 	case !ok && known:
-		h.log.Warn().Int64("store_id", storeID).Str("kind", f.Kind).Str("id", f.ID).
+		h.log.Warn().Int64("store_id", storeID).Str("kind", f.Kind).Str("id", cut(f.ID, maxEcho)).
 			Msg("record of a store that is not connected: acknowledged, not synced")
 		return "store-not-connected", nil
 	}
