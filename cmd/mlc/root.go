@@ -21,6 +21,7 @@ func newRootCmd() *cobra.Command {
 		newStreamsCmd(),
 		newConnectCmd(),
 		newCredentialsCmd(),
+		newSettingsCmd(),
 		newBenchCmd(),
 		newSyncCmd(),
 	)
