@@ -67,11 +67,17 @@ type store struct {
 	priceLevels  map[string]*named
 	items        map[string]*Item
 	prices       []priceRow
+	priceIdx     map[string]int       // item|level|currency -> index in prices
 	stock        map[string]*stockRow // item + "/" + location
-	records      map[string]map[string]*Record
-	nextID       map[string]int // id space -> next id
-	tranSeq      map[string]int // record type -> next tranId
-	dupExt       []string
+	// version counts changes to items, prices and stock; tables caches the
+	// SuiteQL rows of those tables as materialised at a version, so a
+	// keyset walk over a large catalogue does not rebuild them per page.
+	version int
+	tables  map[string]cachedTable
+	records map[string]map[string]*Record
+	nextID  map[string]int // id space -> next id
+	tranSeq map[string]int // record type -> next tranId
+	dupExt  []string
 }
 
 func newStore() *store {
@@ -81,7 +87,9 @@ func newStore() *store {
 		currencies:   map[string]*named{},
 		priceLevels:  map[string]*named{},
 		items:        map[string]*Item{},
+		priceIdx:     map[string]int{},
 		stock:        map[string]*stockRow{},
+		tables:       map[string]cachedTable{},
 		records:      map[string]map[string]*Record{"customer": {}, "salesOrder": {}, "invoice": {}},
 		nextID:       map[string]int{"entity": 1000, "transaction": 5000},
 		tranSeq:      map[string]int{"salesOrder": 1, "invoice": 1},
@@ -114,18 +122,25 @@ func (d *store) seedDefault() {
 	d.items[disc] = &Item{ID: disc, ItemID: "Discount", DisplayName: "Discount", Type: "Discount"}
 }
 
+// cachedTable is a table's SuiteQL rows at a store version.
+type cachedTable struct {
+	version int
+	rows    []map[string]string
+}
+
 func (d *store) setPrice(item, level, currency string, price decimal.Decimal) {
-	for i := range d.prices {
-		p := &d.prices[i]
-		if p.Item == item && p.PriceLevel == level && p.Currency == currency && p.Quantity == 0 {
-			p.Price = price
-			return
-		}
+	d.version++
+	key := item + "|" + level + "|" + currency
+	if i, ok := d.priceIdx[key]; ok {
+		d.prices[i].Price = price
+		return
 	}
+	d.priceIdx[key] = len(d.prices)
 	d.prices = append(d.prices, priceRow{Item: item, PriceLevel: level, Currency: currency, Price: price})
 }
 
 func (d *store) setStock(item, location string, onHand, available int) {
+	d.version++
 	committed := max(onHand-available, 0)
 	d.stock[item+"/"+location] = &stockRow{Item: item, Location: location, OnHand: onHand, Available: available, Committed: committed}
 }
@@ -182,6 +197,7 @@ func (s *Server) AddItem(it Item) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.db.items[it.ID] = &it
+	s.db.version++
 }
 
 // Items returns all items ordered by numeric id.

@@ -1,6 +1,7 @@
 package netsuitesim
 
 import (
+	"cmp"
 	"encoding/json"
 	"hash/fnv"
 	"net/http"
@@ -119,7 +120,7 @@ func (s *Server) suiteQL(w http.ResponseWriter, r *http.Request, body []byte) *a
 		return e
 	}
 	s.mu.Lock()
-	rows := s.tableRowsLocked(q.table)
+	rows := s.cachedRowsLocked(q.table)
 	base := s.baseURL
 	s.mu.Unlock()
 
@@ -147,7 +148,7 @@ func (s *Server) suiteQL(w http.ResponseWriter, r *http.Request, body []byte) *a
 		sort.SliceStable(matched, func(i, j int) bool { return rowHash(matched[i]) < rowHash(matched[j]) })
 	}
 	if len(q.order) > 0 {
-		sort.SliceStable(matched, func(i, j int) bool {
+		less := func(i, j int) bool {
 			for _, o := range q.order {
 				c := compareValues(matched[i][o.col], matched[j][o.col])
 				if c != 0 {
@@ -155,7 +156,12 @@ func (s *Server) suiteQL(w http.ResponseWriter, r *http.Request, body []byte) *a
 				}
 			}
 			return false
-		})
+		}
+		// Keyset pages ask for the order the table is kept in: check it in
+		// one pass instead of sorting.
+		if !sort.SliceIsSorted(matched, less) {
+			sort.SliceStable(matched, less)
+		}
 	}
 	page, env := pageEnvelope(len(matched), limit, offset, base+suiteqlPath, r.URL.Query())
 	items := make([]any, 0, page.to-page.from)
@@ -397,12 +403,58 @@ func applyFn(fn, v string) string {
 
 // compareValues compares numerically when both sides are numbers.
 func compareValues(a, b string) int {
+	if x, ok := plainInt(a); ok {
+		if y, ok := plainInt(b); ok {
+			return cmp.Compare(x, y)
+		}
+	}
 	da, errA := decimal.NewFromString(a)
 	db, errB := decimal.NewFromString(b)
 	if errA == nil && errB == nil {
 		return da.Cmp(db)
 	}
 	return strings.Compare(a, b)
+}
+
+// plainInt parses an optionally signed run of at most 18 digits without
+// allocating (ids and quantities, the common comparisons).
+func plainInt(s string) (int64, bool) {
+	neg := strings.HasPrefix(s, "-")
+	if neg {
+		s = s[1:]
+	}
+	if len(s) == 0 || len(s) > 18 {
+		return 0, false
+	}
+	var n int64
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	if neg {
+		n = -n
+	}
+	return n, true
+}
+
+// cachedRowsLocked is tableRowsLocked, reusing the catalogue tables' rows
+// while items, prices and stock are unchanged (rows are never modified
+// once built, so queries may share them).
+func (s *Server) cachedRowsLocked(table string) []map[string]string {
+	switch table {
+	case "item", "aggregateitemlocation", "inventoryitemlocations", "pricing":
+	default:
+		return s.tableRowsLocked(table)
+	}
+	if c, ok := s.db.tables[table]; ok && c.version == s.db.version {
+		return c.rows
+	}
+	rows := s.tableRowsLocked(table)
+	s.db.tables[table] = cachedTable{version: s.db.version, rows: rows}
+	return rows
 }
 
 func tf(b bool) string {
