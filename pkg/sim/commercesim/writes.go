@@ -347,8 +347,8 @@ func (s *Server) refreshStockLocked(sku string) {
 	p := s.products[sku]
 	total := decimal.Zero
 	inStock := false
-	for _, si := range s.sourceItems {
-		if si.SKU == sku {
+	for code := range knownSources() { // by key: a scan of every source item per write is quadratic
+		if si := s.sourceItems[sku+"|"+code]; si != nil {
 			total = total.Add(si.Quantity)
 			inStock = inStock || (si.Status == 1 && si.Quantity.IsPositive())
 		}
