@@ -24,6 +24,9 @@ func newRootCmd() *cobra.Command {
 		newSettingsCmd(),
 		newBenchCmd(),
 		newSyncCmd(),
+		newAuditCmd(),
+		newReplayCmd(),
+		newDLQCmd(),
 	)
 	return root
 }

@@ -96,7 +96,7 @@ func (r Row) Detail() string {
 			add("%q", r.Error)
 		}
 	case r.Stream == event.StreamDLQ:
-		add("by %s after %d attempts", r.Consumer, r.Attempts)
+		add("by %s after %s", r.Consumer, plural(int(r.Attempts), "attempt"))
 		if r.Error != "" {
 			add("%s", r.Error)
 		}
@@ -106,5 +106,15 @@ func (r Row) Detail() string {
 			add("unreadable: %s", r.Error)
 		}
 	}
+	if of := r.Header(event.HeaderReplayOf); of != "" && r.Stream != event.StreamDLQ {
+		add("again of %s", strings.Replace(of, ":", " ", 1))
+	}
 	return strings.Join(parts, "; ")
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return fmt.Sprintf("%d %ss", n, word)
 }

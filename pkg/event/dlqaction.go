@@ -20,6 +20,10 @@ const (
 
 const dlqActionPrefix = dlqPrefix + "action."
 
+// HeaderReplayOf is set on every message `mlc replay` and `mlc dlq retry`
+// publish again: <stream>:<sequence> of the stored message it repeats.
+const HeaderReplayOf = "Mlc-Replay-Of"
+
 // DLQAction records one operator action on one dead letter.
 type DLQAction struct {
 	// Action is DLQRetry or DLQResolve.

@@ -138,6 +138,11 @@ func deadLetter(ctx context.Context, js jetstream.JetStream, p stream.Published,
 	if err != nil {
 		return err
 	}
+	// A consumer sees the headers as published, without the ones a
+	// direct get adds.
+	for _, k := range []string{jetstream.StreamHeader, jetstream.SubjectHeader, jetstream.SequenceHeader, jetstream.TimeStampHeaer} {
+		m.Header.Del(k)
+	}
 	letter := event.DeadLetter{Reason: reason, Attempts: 1, Subject: m.Subject, Stream: p.Stream, Seq: p.Seq,
 		Consumer: event.DurableTransform, At: time.Now(), Header: m.Header, Data: m.Data}.Msg()
 	_, err = js.PublishMsg(ctx, letter)
