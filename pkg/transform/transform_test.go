@@ -32,7 +32,7 @@ import (
 // inventory publisher would leave them.
 type world struct {
 	*servicetest.Env
-	t   *testing.T
+	t   testing.TB
 	sim *commercesim.Server
 	svc *servicetest.Service
 	pub *stream.Publisher
@@ -45,7 +45,7 @@ type worldOptions struct {
 	skipItems   []string // SKUs left out of the item map
 }
 
-func newWorld(t *testing.T, o worldOptions) *world {
+func newWorld(t testing.TB, o worldOptions) *world {
 	t.Helper()
 	// Commerce's webhooks go to a receiver that accepts them: their bodies
 	// are what ingest would store (sim.Deliveries).
