@@ -324,6 +324,7 @@ func (s *state) watchSettings(ctx context.Context, kv jetstream.KeyValue) error 
 				return
 			}
 			s.setNetSuite(n)
+			s.log.Info().Bool("one_world", n.OneWorld).Bool("deleted", deleted).Msg("netsuite settings loaded")
 		})
 	})
 	return g.Wait()

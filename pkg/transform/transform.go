@@ -46,6 +46,11 @@ type Config struct {
 	// it, then dead-lettered.
 	UnmappedWait  time.Duration `env:"MLC_TRANSFORM_UNMAPPED_WAIT" envDefault:"30m"`
 	UnmappedRetry time.Duration `env:"MLC_TRANSFORM_UNMAPPED_RETRY" envDefault:"1m"`
+	// RetryBase and RetryMax bound the backoff (full jitter) of a delivery
+	// that failed for a transient reason (Commerce or JetStream down); a
+	// wait above retries at its own pace or this backoff, whichever is longer.
+	RetryBase time.Duration `env:"MLC_TRANSFORM_RETRY_BASE" envDefault:"1s"`
+	RetryMax  time.Duration `env:"MLC_TRANSFORM_RETRY_MAX" envDefault:"5m"`
 	// CommerceTimeout bounds the Commerce REST calls of one delivery (below
 	// the consumer's 30 s ack wait).
 	CommerceTimeout time.Duration `env:"MLC_TRANSFORM_COMMERCE_TIMEOUT" envDefault:"20s"`
@@ -63,8 +68,9 @@ func (c Config) Validate() error {
 	switch {
 	case c.Concurrency < 1 || c.Concurrency > 1000:
 		return fmt.Errorf("MLC_TRANSFORM_CONCURRENCY %d: want 1..1000 (the consumer's max_ack_pending is 1000)", c.Concurrency)
-	case c.ConfirmWindow <= 0 || c.ConfirmRetry <= 0 || c.UnmappedWait <= 0 || c.UnmappedRetry <= 0 || c.CommerceTimeout <= 0:
-		return fmt.Errorf("MLC_TRANSFORM_CONFIRM_WINDOW, _CONFIRM_RETRY, _UNMAPPED_WAIT, _UNMAPPED_RETRY and _COMMERCE_TIMEOUT must be positive")
+	case c.ConfirmWindow <= 0 || c.ConfirmRetry <= 0 || c.UnmappedWait <= 0 || c.UnmappedRetry <= 0 || c.CommerceTimeout <= 0 ||
+		c.RetryBase <= 0 || c.RetryMax < c.RetryBase:
+		return fmt.Errorf("MLC_TRANSFORM_CONFIRM_WINDOW, _CONFIRM_RETRY, _UNMAPPED_WAIT, _UNMAPPED_RETRY, _COMMERCE_TIMEOUT and _RETRY_BASE must be positive, _RETRY_MAX at least _RETRY_BASE")
 	case c.ConfirmWindow/c.ConfirmRetry > maxWaitRetries:
 		return fmt.Errorf("MLC_TRANSFORM_CONFIRM_WINDOW %v / MLC_TRANSFORM_CONFIRM_RETRY %v is over %d lookups", c.ConfirmWindow, c.ConfirmRetry, maxWaitRetries)
 	case c.UnmappedWait/c.UnmappedRetry > maxWaitRetries:
@@ -143,7 +149,7 @@ func Run(ctx context.Context, environ map[string]string, logOut io.Writer) error
 		}
 		rt.Log.Info().Int64("skus", st.itemCount.Load()).Msg("item map loaded; consuming")
 		return stream.Consume(ctx, rt.JS, event.StreamCommerce, event.DurableTransform, h.handle,
-			stream.WithConcurrency(cfg.Concurrency), stream.WithLogger(rt.Log))
+			stream.WithConcurrency(cfg.Concurrency), stream.WithLogger(rt.Log), stream.WithBackoff(stream.FullJitter(cfg.RetryBase, cfg.RetryMax)))
 	}
 	watchStores := func(ctx context.Context) error {
 		return connection.WatchCommerce(ctx, creds, func(c connection.Commerce, deleted bool, err error) {

@@ -84,6 +84,7 @@ func newWorld(t testing.TB, o worldOptions) *world {
 	env := map[string]string{
 		"MLC_TRANSFORM_CONFIRM_WINDOW": "3s", "MLC_TRANSFORM_CONFIRM_RETRY": "100ms",
 		"MLC_TRANSFORM_UNMAPPED_WAIT": "2s", "MLC_TRANSFORM_UNMAPPED_RETRY": "100ms",
+		"MLC_TRANSFORM_RETRY_BASE": "50ms", "MLC_TRANSFORM_RETRY_MAX": "200ms",
 	}
 	for k, v := range o.env {
 		env[k] = v
@@ -303,6 +304,30 @@ func TestFactsInCommandsOut(t *testing.T) {
 	}
 	if got := w.metric(`mlc_transform_facts_total{kind="order.placed",outcome="published"}`); got != 2 {
 		t.Errorf("published orders metric %v, want 2", got)
+	}
+
+	// OneWorld by website: the uk store's website (2, looked up in Commerce)
+	// decides the subsidiary of its orders and its customers.
+	if err := connection.SaveNetSuiteSettings(ctx, w.kv.settings, connection.NetSuiteSettings{OneWorld: true,
+		ByStore: map[string]string{"default": "2"}, ByWebsite: map[string]string{"2": "4"}}); err != nil {
+		t.Fatal(err)
+	}
+	servicetest.WaitFor(t, "the new subsidiaries", func() bool { return strings.Count(w.svc.Logs.String(), "netsuite settings loaded") >= 2 })
+	uk2 := w.place("uk", commercesim.OrderSpec{Buyer: commercesim.BuyerGuest, Lines: []commercesim.LineSpec{{SKU: "24-UG06", Qty: 1}}})
+	w.fact(event.CommerceFact{Kind: event.OrderPlaced, Store: "uk", ID: uk2.IncrementID, DataSchema: event.SchemaRESTOrder,
+		Raw: w.restOrder("uk", uk2.EntityID)}, event.OriginPoll)
+	if cmd, _ := w.command(event.KindSalesOrder, "order:uk:"+uk2.IncrementID); cmd.Subsidiary != "4" || !strings.Contains(string(cmd.Customer.Record), `"subsidiary":{"id":"4"}`) {
+		t.Errorf("uk order by website: subsidiary %q, customer %s", cmd.Subsidiary, cmd.Customer.Record)
+	}
+	ukc, err := w.sim.RegisterCustomer(ctx, "uk", commercesim.CustomerSpec{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ukKey := event.BuyerKey(int64(ukc.ID), ukc.Email)
+	w.fact(event.CommerceFact{Kind: event.CustomerCreated, Store: "uk", ID: ukKey, DataSchema: event.SchemaWebhook,
+		Raw: w.hook("customer_register_success", strconv.Itoa(ukc.ID))}, event.OriginWebhook)
+	if cmd, _ := w.command(event.KindCustomer, "customer:uk:"+ukKey); cmd.Subsidiary != "4" {
+		t.Errorf("uk customer by website: subsidiary %q", cmd.Subsidiary)
 	}
 }
 
