@@ -20,6 +20,11 @@ import (
 // test ends (tests may share one server through MLC_CLICKHOUSE_DSN).
 func openStore(t *testing.T, srv *chtest.Server, opts ...audit.Option) *audit.Store {
 	t.Helper()
+	return openStoreB(t, srv, opts...)
+}
+
+func openStoreB(t testing.TB, srv *chtest.Server, opts ...audit.Option) *audit.Store {
+	t.Helper()
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
 	db := "audit_test_" + hex.EncodeToString(b)

@@ -31,13 +31,16 @@ import (
 
 type harness struct {
 	*servicetest.Env
-	ch  *chtest.Server
-	dsn string
+	ch   *chtest.Server
+	dsn  string
+	wait time.Duration // waitMirrored's bound
 }
 
 // newHarness is JetStream with streams/ applied and a ClickHouse server
 // with a database of the test's own (dropped at the end).
-func newHarness(t *testing.T, opts ...servicetest.Option) *harness {
+func newHarness(t *testing.T, opts ...servicetest.Option) *harness { return newHarnessB(t, opts...) }
+
+func newHarnessB(t testing.TB, opts ...servicetest.Option) *harness {
 	t.Helper()
 	ch := chtest.Start(t)
 	e := servicetest.New(t, opts...)
@@ -50,17 +53,17 @@ func newHarness(t *testing.T, opts ...servicetest.Option) *harness {
 			c.Close()
 		}
 	})
-	return &harness{Env: e, ch: ch, dsn: "clickhouse://" + ch.Addr + "/" + db}
+	return &harness{Env: e, ch: ch, dsn: "clickhouse://" + ch.Addr + "/" + db, wait: servicetest.Wait}
 }
 
-func (h *harness) run(t *testing.T, opts ...servicetest.RunOption) *servicetest.Service {
+func (h *harness) run(t testing.TB, opts ...servicetest.RunOption) *servicetest.Service {
 	t.Helper()
 	env := map[string]string{"MLC_CLICKHOUSE_DSN": h.dsn, "MLC_AUDIT_BATCH_WAIT": "100ms", "MLC_AUDIT_LAG_INTERVAL": "100ms"}
 	return h.Run(auditmirror.Run, append([]servicetest.RunOption{servicetest.Setenv(env)}, opts...)...)
 }
 
 // store opens the audit database the mirror writes.
-func (h *harness) store(t *testing.T) *audit.Store {
+func (h *harness) store(t testing.TB) *audit.Store {
 	t.Helper()
 	s, err := audit.Open(context.Background(), h.dsn)
 	if err != nil {
@@ -72,9 +75,9 @@ func (h *harness) store(t *testing.T) *audit.Store {
 
 // waitMirrored waits until every message of every stream is in ClickHouse
 // once: as many distinct sequences as the stream holds, up to its last.
-func (h *harness) waitMirrored(t *testing.T, s *audit.Store) {
+func (h *harness) waitMirrored(t testing.TB, s *audit.Store) {
 	t.Helper()
-	deadline := time.Now().Add(servicetest.Wait)
+	deadline := time.Now().Add(h.wait)
 	for {
 		behind := ""
 		for _, name := range event.Streams() {
@@ -93,7 +96,7 @@ func (h *harness) waitMirrored(t *testing.T, s *audit.Store) {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("not every stream message reached ClickHouse within %v: %s", servicetest.Wait, behind)
+			t.Fatalf("not every stream message reached ClickHouse within %v: %s", h.wait, behind)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -101,7 +104,7 @@ func (h *harness) waitMirrored(t *testing.T, s *audit.Store) {
 
 type streamState struct{ msgs, last uint64 }
 
-func (h *harness) streamInfo(t *testing.T, name string) streamState {
+func (h *harness) streamInfo(t testing.TB, name string) streamState {
 	t.Helper()
 	st, err := h.JS.Stream(context.Background(), name)
 	if err != nil {
@@ -114,7 +117,7 @@ func (h *harness) streamInfo(t *testing.T, name string) streamState {
 	return streamState{info.State.Msgs, info.State.LastSeq}
 }
 
-func (h *harness) total(t *testing.T) uint64 {
+func (h *harness) total(t testing.TB) uint64 {
 	var n uint64
 	for _, name := range event.Streams() {
 		n += h.streamInfo(t, name).msgs

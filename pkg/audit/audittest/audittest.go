@@ -9,12 +9,18 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/ml-connector/ml-connector/pkg/event"
+	"github.com/ml-connector/ml-connector/pkg/sim/commercesim"
 	"github.com/ml-connector/ml-connector/pkg/stream"
 )
 
@@ -147,4 +153,40 @@ func deadLetter(ctx context.Context, js jetstream.JetStream, p stream.Published,
 		Consumer: event.DurableTransform, At: time.Now(), Header: m.Header, Data: m.Data}.Msg()
 	_, err = js.PublishMsg(ctx, letter)
 	return err
+}
+
+// OrderBodies captures n real order webhook bodies from the Commerce
+// simulator (PHP-style JSON, 2-4 KB each), for realistic payload sizes.
+func OrderBodies(ctx context.Context, n int) ([][]byte, error) {
+	var mu sync.Mutex
+	var bodies [][]byte
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	srv := &http.Server{ReadHeaderTimeout: time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		if strings.HasSuffix(r.URL.Path, "/order-placed") {
+			mu.Lock()
+			bodies = append(bodies, b)
+			mu.Unlock()
+		}
+		_, _ = io.WriteString(w, `{"op":"success"}`)
+	})}
+	go func() { _ = srv.Serve(ln) }()
+	defer srv.Close()
+	sim := commercesim.New(commercesim.Config{Seed: 7, Webhooks: commercesim.WebhookConfig{
+		BaseURL: "http://" + ln.Addr().String(), Mode: "none", Timeout: 5 * time.Second}})
+	defer sim.Close()
+	for range n {
+		if _, err := sim.PlaceOrder(ctx, "default", commercesim.OrderSpec{}); err != nil {
+			return nil, err
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(bodies) != n {
+		return nil, fmt.Errorf("audittest: captured %d of %d order webhooks", len(bodies), n)
+	}
+	return bodies, nil
 }
