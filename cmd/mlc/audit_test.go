@@ -173,8 +173,13 @@ func TestAuditTrailAndStats(t *testing.T) {
 		t.Fatalf("failed order's trail: %+v", tr)
 	}
 
-	if _, err := mlc(t, "", "audit", "trail", "order:default:999999999"); err == nil || !strings.Contains(err.Error(), "no events") {
-		t.Fatalf("unknown key: %v", err)
+	for _, odd := range []string{"order:default:999999999", "order:x' OR 1=1 --", `000000001' OR '1'='1`, "us.east:1", "注文:1"} {
+		if _, err := mlc(t, "", "audit", "trail", odd); err == nil || !strings.Contains(err.Error(), "no events") {
+			t.Fatalf("trail %q: %v", odd, err)
+		}
+	}
+	if _, err := mlc(t, "", "audit", "trail", "  "); err == nil {
+		t.Fatal("a blank key was accepted")
 	}
 
 	out, err = mlc(t, "", "audit", "stats", "--since", "1h")

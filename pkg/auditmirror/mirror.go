@@ -137,10 +137,9 @@ func (m *Mirror) consume(ctx context.Context, store *audit.Store, name string) e
 	}
 }
 
-// mirror inserts one batch. While ClickHouse fails it holds the batch,
-// backs off and retries (keeping the messages in progress), so nothing is
-// redelivered and nothing is skipped; it gives up only when the service
-// stops, and then the messages are naked for the next start.
+// mirror inserts one batch with one INSERT (split only when its bodies are
+// huge). While ClickHouse fails it holds the batch, so nothing is skipped;
+// when the service stops first the messages are naked for the next start.
 func (m *Mirror) mirror(ctx context.Context, store *audit.Store, name string, msgs []jetstream.Msg) error {
 	now := time.Now()
 	rows := make([]audit.Row, 0, len(msgs))
@@ -158,6 +157,39 @@ func (m *Mirror) mirror(ctx context.Context, store *audit.Store, name string, ms
 		}
 		rows = append(rows, r)
 	}
+	for _, chunk := range chunks(rows, maxInsertBytes) {
+		if err := m.insert(ctx, store, name, chunk, msgs); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// maxInsertBytes bounds one INSERT: a batch of thousands of messages of up
+// to a few MiB each (COMMERCE takes 2 MiB, DLQ 8 MiB) is split rather than
+// sent as one block of gigabytes.
+const maxInsertBytes = 64 << 20
+
+// chunks splits rows into runs of at most maxBytes of bodies (at least one
+// row each); usually there is one.
+func chunks(rows []audit.Row, maxBytes int) [][]audit.Row {
+	var out [][]audit.Row
+	start, size := 0, 0
+	for i, r := range rows {
+		n := len(r.Data)
+		if i > start && size+n > maxBytes {
+			out = append(out, rows[start:i])
+			start, size = i, 0
+		}
+		size += n
+	}
+	return append(out, rows[start:])
+}
+
+// insert writes rows, holding them while ClickHouse fails: it backs off
+// and retries, keeping msgs in progress so they are not redelivered
+// meanwhile, and gives up only when the service stops.
+func (m *Mirror) insert(ctx context.Context, store *audit.Store, name string, rows []audit.Row, msgs []jetstream.Msg) error {
 	lastProgress := time.Now()
 	for attempt := 0; ; attempt++ {
 		start := time.Now()
