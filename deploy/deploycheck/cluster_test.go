@@ -8,6 +8,9 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -31,10 +34,14 @@ func TestCluster(t *testing.T) {
 	perms := loadPermissions(t)
 	c := startCluster(t, perms)
 	op := c.connect(t, perms.Operator.Name)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*wait)
-	defer cancel()
-	if _, err := stream.ApplyDeclared(ctx, op.js, nil, stream.WithReplicas(3)); err != nil {
-		t.Fatalf("operator: mlc streams apply --replicas 3: %v", err)
+	// Provisioning is the operator's, with the real CLI and its user.
+	mlc := buildMLC(t)
+	out, err := runMLC(t, mlc, c, "streams", "apply", "--replicas", "3")
+	if err != nil {
+		t.Fatalf("mlc streams apply --replicas 3: %v\n%s", err, out)
+	}
+	if out, err := runMLC(t, mlc, c, "--json", "streams", "apply", "--replicas", "3"); err != nil || strings.Contains(out, `"created"`) || strings.Contains(out, `"updated"`) {
+		t.Fatalf("a second mlc streams apply changed something: %v\n%s", err, out)
 	}
 
 	t.Run("shipped settings", func(t *testing.T) { testShippedSettings(t, c, op) })
@@ -193,6 +200,21 @@ func testServiceJob(t *testing.T, c *cluster, op *client, s natsauth.Service) {
 		if _, err := cl.js.Publish(ctx, subj, []byte(`{"probe":true}`), jetstream.WithMsgID(s.Name+":"+subj)); err != nil {
 			t.Errorf("publish %s: %v", subj, err)
 		}
+	}
+	for _, st := range s.DirectGet {
+		h, err := cl.js.Stream(ctx, st)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ack, err := op.js.Publish(ctx, streamSubjectOf(t, st), []byte(`{}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Any replica answers a direct get: retried until one has it.
+		waitFor(t, fmt.Sprintf("direct get %s #%d", st, ack.Sequence), func() bool {
+			m, err := h.GetMsg(ctx, ack.Sequence)
+			return err == nil && m.Sequence == ack.Sequence
+		})
 	}
 	defs, err := stream.Load(streams.FS)
 	if err != nil {
@@ -397,6 +419,12 @@ func testServiceLimits(t *testing.T, c *cluster, s natsauth.Service) {
 	} {
 		cl.denied(t, "Publish", subj, cl.request(subj, []byte(`{}`)))
 	}
+	for _, st := range []string{"COMMERCE", "NETSUITE", "DLQ"} {
+		if !contains(s.DirectGet, st) {
+			subj := "$JS.API.DIRECT.GET." + st
+			cl.denied(t, "Publish", subj, cl.request(subj, []byte(`{"seq":1}`)))
+		}
+	}
 	for _, other := range []string{"COMMERCE/transform", "NETSUITE/netsuite-writer", "INVENTORY/commerce-writer", "COMMERCE/audit-mirror"} {
 		if contains(s.Consumers, other) {
 			continue
@@ -526,4 +554,42 @@ func testPolicyLive(t *testing.T, c *cluster) {
 			}
 		}
 	}
+}
+
+// buildMLC builds the operator CLI once per test run.
+func buildMLC(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "mlc")
+	cmd := exec.Command("go", "build", "-o", bin, ".")
+	cmd.Dir = repo(t, "cmd", "mlc")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build mlc: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// runMLC runs the CLI as the operator would against the cluster: the mlc
+// user's NKey and the cluster's CA from the environment.
+func runMLC(t *testing.T, bin string, c *cluster, args ...string) (string, error) {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), "MLC_NATS_URL="+c.urls(), "MLC_NATS_NKEY_FILE="+c.seeds["mlc"], "MLC_NATS_TLS_CA="+c.tls.CA)
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// streamSubjectOf is a subject the stream st stores (from streams/).
+func streamSubjectOf(t *testing.T, st string) string {
+	t.Helper()
+	defs, err := stream.Load(streams.FS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range defs.Streams {
+		if d.Config.Name == st {
+			return concrete(d.Config.Subjects[0], "deploycheck")
+		}
+	}
+	t.Fatalf("no stream %s in streams/", st)
+	return ""
 }

@@ -3,7 +3,12 @@ package deploycheck
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
 	"encoding/base64"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"net/http"
@@ -16,12 +21,14 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/ml-connector/ml-connector/deploy/natsauth"
+	"github.com/ml-connector/ml-connector/pkg/chtest"
 	"github.com/ml-connector/ml-connector/pkg/connection"
 	"github.com/ml-connector/ml-connector/pkg/event"
 	"github.com/ml-connector/ml-connector/pkg/fleet"
 	"github.com/ml-connector/ml-connector/pkg/freeport"
 	"github.com/ml-connector/ml-connector/pkg/secrets"
 	"github.com/ml-connector/ml-connector/pkg/sim/commercesim"
+	"github.com/ml-connector/ml-connector/pkg/sim/netsuitesim"
 	"github.com/ml-connector/ml-connector/pkg/stream"
 	"github.com/ml-connector/ml-connector/streams"
 )
@@ -149,6 +156,27 @@ func testRealServices(t *testing.T, c *cluster, op *client, perms natsauth.Permi
 		t.Fatal(err)
 	}
 
+	// And the NetSuite connection, to its simulator, as mlc connect netsuite stores it.
+	nsKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns := netsuitesim.NewTestServer(t, netsuitesim.Config{AccountID: "1234567", ClientID: "deploycheck-client"})
+	ns.RegisterCertificate("deploycheck-cert", &nsKey.PublicKey)
+	der, err := x509.MarshalPKCS8PrivateKey(nsKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := connection.SaveNetSuite(ctx, vault, connection.NetSuite{
+		AccountID: "1234567", ClientID: "deploycheck-client", CertificateID: "deploycheck-cert", BaseURL: ns.URL(),
+		PrivateKeyPEM: string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})),
+	}); err != nil {
+		t.Fatal(err)
+	}
+
+	// audit-mirror mirrors into a real ClickHouse (Debian's clickhouse-server).
+	ch := chtest.Start(t)
+
 	var running []*runningService
 	for _, svc := range fleet.All() {
 		name := svc.Spec.Name
@@ -175,6 +203,9 @@ func testRealServices(t *testing.T, c *cluster, op *client, perms natsauth.Permi
 		}
 		if p.MasterKey {
 			env[secrets.EnvMasterKey] = base64.StdEncoding.EncodeToString(master)
+		}
+		if name == "audit-mirror" {
+			env["MLC_CLICKHOUSE_DSN"] = ch.Addr
 		}
 		running = append(running, runService(t, name, svc.Run, env, addr))
 	}

@@ -54,6 +54,9 @@ type Service struct {
 	// Consumers are durable pull consumers it fetches from and acks on,
 	// as "<STREAM>/<durable>" (the file layout of streams/).
 	Consumers []string `json:"consumers"`
+	// DirectGet are streams whose messages it may read by sequence or
+	// subject (audit-mirror measures its lag by the oldest unmirrored one).
+	DirectGet []string `json:"direct_get,omitempty"`
 	// KV lists the buckets it uses and which keys.
 	KV []KVGrant `json:"kv"`
 	// MasterKey says the service decrypts credentials and so gets
@@ -136,7 +139,7 @@ func (p Permissions) Validate() error {
 				bad("%s: publish %q: only stream subjects belong here; API subjects are derived", s.Name, subj)
 			}
 		}
-		for _, st := range s.Streams {
+		for _, st := range append(append([]string(nil), s.Streams...), s.DirectGet...) {
 			if !streamRe.MatchString(st) {
 				bad("%s: stream %q", s.Name, st)
 			}
@@ -236,6 +239,9 @@ func (s Service) Subjects() Subjects {
 	pub := append([]string(nil), s.Publish...)
 	for _, st := range s.Streams {
 		pub = append(pub, "$JS.API.STREAM.INFO."+st)
+	}
+	for _, st := range s.DirectGet {
+		pub = append(pub, "$JS.API.DIRECT.GET."+st, "$JS.API.DIRECT.GET."+st+".>")
 	}
 	for _, c := range s.Consumers {
 		st, d, _ := strings.Cut(c, "/")
