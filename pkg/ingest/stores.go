@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ml-connector/ml-connector/pkg/commerce"
@@ -21,6 +22,28 @@ type Store struct {
 	Verifier commerce.WebhookVerifier
 	IOEvents commerce.WebhookVerifier // nil when I/O Events are not configured
 	Client   *commerce.Client
+
+	// revoked turns Client off once the connection is deleted or replaced,
+	// so a poll run already under way stops using the old credentials.
+	revoked *atomic.Bool
+}
+
+// ErrStoreRevoked is what a store's REST client answers once its
+// connection was deleted or replaced.
+var ErrStoreRevoked = errors.New("store connection deleted or replaced")
+
+// revocable fails every request once revoked is set.
+type revocable struct {
+	base    http.RoundTripper
+	revoked *atomic.Bool
+	store   string
+}
+
+func (r revocable) RoundTrip(req *http.Request) (*http.Response, error) {
+	if r.revoked.Load() {
+		return nil, fmt.Errorf("store %s: %w", r.store, ErrStoreRevoked)
+	}
+	return r.base.RoundTrip(req)
 }
 
 // Stores holds the connected stores; connections are reloaded when their
@@ -90,7 +113,14 @@ func (s *Stores) Set(c connection.Commerce) error {
 		}
 		st.IOEvents = io
 	}
-	client, err := commerce.NewFromConfig(c.ClientConfig(), commerce.WithHTTPClient(s.hc), commerce.WithUserAgent("ml-connector-ingest"))
+	st.revoked = new(atomic.Bool)
+	base := s.hc.Transport
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	hc := *s.hc
+	hc.Transport = revocable{base: base, revoked: st.revoked, store: c.Store}
+	client, err := commerce.NewFromConfig(c.ClientConfig(), commerce.WithHTTPClient(&hc), commerce.WithUserAgent("ml-connector-ingest"))
 	if err != nil {
 		return fmt.Errorf("store %s: %w", c.Store, err)
 	}
@@ -102,7 +132,8 @@ func (s *Stores) Set(c connection.Commerce) error {
 func (s *Stores) put(st Store) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if old, ok := s.byCode[st.Code]; ok && old.ID != 0 {
+	if old, ok := s.byCode[st.Code]; ok {
+		old.revoked.Store(true)
 		// A reload of the same connection keeps the id already looked up.
 		if st.ID == 0 && st.BaseURL == old.BaseURL {
 			st.ID = old.ID
@@ -119,10 +150,26 @@ func (s *Stores) put(st Store) {
 func (s *Stores) Remove(code string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if old, ok := s.byCode[code]; ok && old.ID != 0 {
+	if old, ok := s.byCode[code]; ok {
+		old.revoked.Store(true)
 		delete(s.byID, old.ID)
 	}
 	delete(s.byCode, code)
+}
+
+// setID records a store's looked-up numeric id, unless its connection was
+// replaced or removed meanwhile.
+func (s *Stores) setID(st Store, id int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cur, ok := s.byCode[st.Code]
+	if !ok || cur.revoked != st.revoked {
+		return
+	}
+	delete(s.byID, cur.ID)
+	cur.ID = id
+	s.byCode[st.Code] = cur
+	s.byID[id] = st.Code
 }
 
 // ResolveIDs asks Commerce for the numeric id of every store whose
@@ -138,8 +185,7 @@ func (s *Stores) ResolveIDs(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("store %s: %w", st.Code, err))
 			continue
 		}
-		st.ID = id
-		s.put(st)
+		s.setID(st, id)
 	}
 	return errors.Join(errs...)
 }
