@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
-	"strings"
 )
 
 // Redacted replaces a secret value in a mirrored header or payload.
@@ -14,22 +13,29 @@ const Redacted = "[redacted]"
 // (encrypted, never on a stream), so a secret reaching a stream is a
 // producer's mistake: an Authorization header copied from a request, a
 // Commerce customer payload with password_hash or rp_token, a card number.
-// The mirror is the last line: names that look like credentials lose their
-// value, matched on the name lower-cased with '-' and '_' removed.
-var secretNameParts = []string{
-	"password", "passwd", "passphrase", "secret", "token", "apikey", "privatekey",
-	"authorization", "cookie", "credential", "signature", "protectcode", "ccnumber", "cardnumber", "cvv", "cccid",
-}
+// The mirror is the last line: a header or member whose name, lower-cased
+// without '-', '_', '.' and spaces, contains password, passwd, passphrase,
+// secret, token, apikey, privatekey, authorization, cookie, credential,
+// signature, protectcode, ccnumber, cardnumber, cvv or cccid loses its value.
 
 // secretName reports whether a header or JSON key names a secret.
 func secretName(name string) bool {
+	if len(name) > 128 {
+		return false
+	}
+	var buf [128]byte
+	return secretNameBytes(append(buf[:0], name...))
+}
+
+// secretNameBytes is secretName of a name's bytes; it allocates nothing
+// (every member name of every mirrored body goes through it).
+func secretNameBytes(name []byte) bool {
 	if len(name) < 3 || len(name) > 128 {
 		return false // no secret name is that short; longer is not a name
 	}
 	var buf [128]byte
 	n := buf[:0]
-	for i := 0; i < len(name); i++ {
-		c := name[i]
+	for _, c := range name {
 		switch {
 		case c == '-' || c == '_' || c == ' ' || c == '.':
 			continue
@@ -38,10 +44,29 @@ func secretName(name string) bool {
 		}
 		n = append(n, c)
 	}
-	ns := string(n)
-	for _, p := range secretNameParts {
-		if strings.Contains(ns, p) {
-			return true
+	has := func(i int, w string) bool { return len(n)-i >= len(w) && string(n[i:i+len(w)]) == w }
+	for i := range n {
+		switch n[i] {
+		case 'p':
+			if has(i, "passw") || has(i, "passphrase") || has(i, "privatekey") || has(i, "protectcode") {
+				return true
+			}
+		case 's':
+			if has(i, "secret") || has(i, "signature") {
+				return true
+			}
+		case 't':
+			if has(i, "token") {
+				return true
+			}
+		case 'a':
+			if has(i, "apikey") || has(i, "authorization") {
+				return true
+			}
+		case 'c':
+			if has(i, "cookie") || has(i, "credential") || has(i, "ccnumber") || has(i, "cardnumber") || has(i, "cvv") || has(i, "cccid") {
+				return true
+			}
 		}
 	}
 	return false
@@ -60,6 +85,12 @@ func redactJSONAt(b []byte, top bool) (out []byte, changed bool) {
 	if !json.Valid(b) {
 		return b, false
 	}
+	return redactValid(b, top)
+}
+
+// redactValid is redactJSON of b already known to be valid JSON (a body
+// event.Decode accepted): the validation pass is the expensive half.
+func redactValid(b []byte, top bool) (out []byte, changed bool) {
 	spans := secretSpans(b, top)
 	if len(spans) == 0 {
 		return b, false
@@ -105,8 +136,8 @@ func secretSpans(b []byte, top bool) []span {
 				continue
 			}
 			name := memberName(b[i:end])
-			b64 := top && depth == 1 && name == "data_base64"
-			if !b64 && !secretName(name) {
+			b64 := top && depth == 1 && string(name) == "data_base64"
+			if !b64 && !secretNameBytes(name) {
 				i = end
 				continue
 			}
@@ -128,15 +159,18 @@ func secretSpans(b []byte, top bool) []span {
 }
 
 // memberName decodes a JSON string token (quotes included).
-func memberName(tok []byte) string {
+func memberName(tok []byte) []byte {
+	if len(tok) < 2 {
+		return tok
+	}
 	if bytes.IndexByte(tok, '\\') < 0 {
-		return string(tok[1 : len(tok)-1])
+		return tok[1 : len(tok)-1]
 	}
 	var s string
 	if json.Unmarshal(tok, &s) != nil {
-		return string(tok)
+		return tok
 	}
-	return s
+	return []byte(s)
 }
 
 // stringEnd is the index after the closing quote of the string at b[i].

@@ -5,6 +5,7 @@
 package audit
 
 import (
+	"encoding/json"
 	"sort"
 	"strings"
 	"time"
@@ -83,11 +84,14 @@ func FromMessage(m Meta, subject string, hdr nats.Header, data []byte, mirrored 
 		Causation: hdr.Get(event.HeaderCausation), Traceparent: hdr.Get(event.HeaderTraceparent),
 	}
 	r.HeaderNames, r.HeaderValues, r.Redacted = flattenHeaders(hdr)
-	body, redacted := redactJSON(data)
-	r.Data = body
-	r.Redacted = r.Redacted || redacted
-
-	env, err := event.Decode(data)
+	r.Data = data
+	if !json.Valid(data) {
+		r.Status, r.Error = StatusInvalid, event.ErrInvalidEnvelope.Error()+": not JSON"
+		return r
+	}
+	body, redacted := redactValid(data, true)
+	r.Data, r.Redacted = body, r.Redacted || redacted
+	env, err := readHead(data)
 	if err != nil {
 		r.Status, r.Error = StatusInvalid, err.Error()
 		return r

@@ -269,3 +269,38 @@ func FuzzFromMessage(f *testing.F) {
 		}
 	})
 }
+
+// readHead gives event.Decode's verdict and fields on valid JSON.
+func FuzzReadHead(f *testing.F) {
+	for _, s := range []string{
+		`{"specversion":"1.0","id":"1","type":"t","source":"s","time":"2024-01-01T00:00:00Z","subject":"k","data":{"a":1}}`,
+		`{"specversion":"1.0","ID":"1","Type":"t","SOURCE":"s","data_base64":"eyJhIjoxfQ=="}`,
+		`{"specversion":"1.0","id":"1","type":"t","source":"s","data":null,"data_base64":"eA=="}`,
+		`{"specversion":"1.0","id":"1","type":"t","source":"s","data_base64":"!!"}`,
+		`{"specversion":"1.0","id":5,"type":"t","source":"s"}`,
+		`{"specversion":"1.0","id":"1","id":null,"type":"t","source":"s","time":null}`,
+		`{"specversion":"1.0","id":"\u00e9\ud800","type":"t","source":"s","subject":"a\"b"}`,
+		`{"specversion":"1.0","id":"1","type":"t","source":"s","time":"yesterday"}`,
+		`{"specversion":"1.0","id":"1","type":"t","source":"s","dataschema":1}`,
+		`{"ſpecversion":"1.0","id":"1","type":"t","source":"s"}`,
+		`[]`, `null`, `"x"`, `{}`, ` {"specversion" : "1.0" , "id":"1","type":"t","source":"s"} `,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if !json.Valid(b) {
+			return
+		}
+		h, herr := readHead(b)
+		env, eerr := event.Decode(b)
+		if (herr == nil) != (eerr == nil) {
+			t.Fatalf("readHead error %v, event.Decode error %v for %s", herr, eerr, b)
+		}
+		if herr != nil {
+			return
+		}
+		if h.ID != env.ID || h.Type != env.Type || h.Source != env.Source || h.Subject != env.Subject || !h.Time.Equal(env.Time) {
+			t.Fatalf("readHead %+v, event.Decode %+v for %s", h, env, b)
+		}
+	})
+}

@@ -28,7 +28,7 @@ func BenchmarkMirror(b *testing.B) {
 	total := h.total(b)
 	b.ResetTimer()
 	start := time.Now()
-	svc := h.run(b)
+	svc := h.run(b) // ready once ClickHouse answered and the schema is migrated
 	s := h.store(b)
 	h.waitMirrored(b, s)
 	elapsed := time.Since(start)

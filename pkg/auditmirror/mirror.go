@@ -123,7 +123,7 @@ func (m *Mirror) consume(ctx context.Context, store *audit.Store, name string) e
 	h := func(_ context.Context, msgs []jetstream.Msg) error { return m.mirror(ctx, store, name, msgs) }
 	for attempt := 0; ; attempt++ {
 		err := stream.ConsumeBatch(ctx, m.js, name, event.DurableAuditMirror, h,
-			stream.WithBatch(m.cfg.BatchSize, m.cfg.BatchWait), stream.WithLogger(m.log),
+			stream.WithBatch(m.cfg.BatchSize, m.cfg.BatchWait), stream.WithLogger(m.log), stream.WithFastAck(),
 			stream.WithBackoff(stream.FullJitter(backoffBase, backoffCap)))
 		if ctx.Err() != nil {
 			return nil
