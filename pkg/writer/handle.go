@@ -32,8 +32,9 @@ type Options struct {
 	// RequeueGap is the shortest time between two requeues of an invoice
 	// waiting for its sales order, and how long it is held otherwise.
 	RequeueGap time.Duration
-	// AckWait is the consumer's ack_wait: a claim older than this belongs to
-	// a dead worker, and a running command reports progress a third as often.
+	// AckWait is the consumer's ack_wait: a running command reports progress
+	// a third as often, and a claim older than twice it belongs to a dead
+	// worker (a redelivery of the claimed command itself takes it at once).
 	AckWait time.Duration
 	// MaxDeliver is the consumer's max_deliver: on the last delivery a
 	// failure is published as settled.
@@ -71,7 +72,7 @@ func NewWriter(js jetstream.JetStream, synced, customers jetstream.KeyValue, m *
 	}
 	w := &Writer{
 		js: js, pub: stream.NewPublisher(js), log: log, m: m, opts: opts, now: time.Now,
-		synced:    &syncedStore{kv: synced, owner: opts.Owner, claimTTL: opts.AckWait, now: time.Now},
+		synced:    &syncedStore{kv: synced, owner: opts.Owner, claimTTL: 2 * opts.AckWait, now: time.Now},
 		customers: &customerMap{kv: customers, now: time.Now},
 		onConfig:  func(error) {},
 	}

@@ -135,11 +135,17 @@ func (w *Writer) writeInvoice(ctx context.Context, c *netsuite.Client, cmd event
 
 // salesOrderID is the internal id of a sales order: from mlc_synced when
 // the writer wrote it (no NetSuite call), else looked up by externalId.
-// Not in NetSuite is errOrderMissing.
+// Not in NetSuite is errOrderMissing; so is an order another worker is
+// writing for the first time right now (its fresh claim says so, no call).
 func (w *Writer) salesOrderID(ctx context.Context, c *netsuite.Client, externalID string, useSynced bool) (string, error) {
 	if useSynced {
-		if st, _, err := w.synced.get(ctx, externalID); err == nil && st != nil && st.Hash != "" && st.ID != "" {
+		st, _, err := w.synced.get(ctx, externalID)
+		switch {
+		case err != nil || st == nil:
+		case st.Hash != "" && st.ID != "":
 			return st.ID, nil
+		case st.Claim != nil && w.now().Sub(st.Claim.At) < w.synced.claimTTL:
+			return "", fmt.Errorf("sales order %s is being written: %w", externalID, errOrderMissing)
 		}
 	}
 	id, err := c.LookupID(ctx, netsuite.TypeSalesOrder, externalID)

@@ -48,13 +48,16 @@ func (w *Writer) waitForOrder(ctx context.Context, msg jetstream.Msg, md *jetstr
 			"the order may be failing (look for it with mlc dlq list); once it is in NetSuite, retry this invoice with mlc dlq retry",
 			describe(cmd), cmd.Invoice.SalesOrderExternalID, limit.Round(time.Second)))
 	}
-	moved := since
+	// A copy that comes round again within the gap of its requeue found
+	// only other waiting commands ahead of it: holding it, rather than
+	// requeueing at once, keeps a backlog of waiting invoices from spinning.
+	soon := false
 	if t, err := time.Parse(time.RFC3339Nano, h.Get(HeaderRequeuedAt)); err == nil {
-		moved = t
+		soon = now.Sub(t) < w.opts.RequeueGap
 	}
 	// A hold uses up a delivery; near max_deliver a requeue starts afresh.
 	nearLast := w.opts.MaxDeliver > 0 && int(md.NumDelivered) >= w.opts.MaxDeliver-1
-	if (md.NumPending > 0 && now.Sub(moved) >= w.opts.RequeueGap) || nearLast {
+	if (md.NumPending > 0 && !soon) || nearLast {
 		err := w.requeue(ctx, msg, cmd, since, now)
 		if err == nil {
 			w.m.InvoiceWaits.WithLabelValues("requeue").Inc()
