@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"reflect"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -26,6 +27,7 @@ type Store struct {
 	// revoked turns Client off once the connection is deleted or replaced,
 	// so a poll run already under way stops using the old credentials.
 	revoked *atomic.Bool
+	conn    connection.Commerce // what it was built from
 }
 
 // ErrStoreRevoked is what a store's REST client answers once its
@@ -94,6 +96,11 @@ func (s *Stores) Set(c connection.Commerce) error {
 	if err := c.Validate(); err != nil {
 		return err
 	}
+	if old, ok := s.Get(c.Store); ok && reflect.DeepEqual(old.conn, c) {
+		// The watch's first values repeat what was loaded at start: keep
+		// the store (and a poll run using its client) as it is.
+		return nil
+	}
 	v, err := c.Verifier()
 	if err != nil {
 		return err
@@ -113,7 +120,7 @@ func (s *Stores) Set(c connection.Commerce) error {
 		}
 		st.IOEvents = io
 	}
-	st.revoked = new(atomic.Bool)
+	st.revoked, st.conn = new(atomic.Bool), c
 	base := s.hc.Transport
 	if base == nil {
 		base = http.DefaultTransport
