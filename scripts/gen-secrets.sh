@@ -8,6 +8,8 @@
 #   nats.env                          NATS_NKEY_<USER>=<public key>, the servers' environment
 #   master.key                        MLC_MASTER_KEY (base64 of 32 random bytes)
 #   clickhouse-password               the password of ClickHouse's mlc user (audit-mirror, mlc)
+#   clickhouse-server.env             CLICKHOUSE_DB/USER/PASSWORD for the ClickHouse container
+#   mlc-clickhouse.env                MLC_CLICKHOUSE_DSN for audit-mirror and mlc (docker-compose.yml)
 #
 # It only creates what is missing: run it again after adding a service to
 # permissions.json and only the new user gets a key; delete a file and run
@@ -100,7 +102,12 @@ if [ ! -f "$out/clickhouse-password" ]; then
   openssl rand -hex 24 >"$out/clickhouse-password"
   echo "created $out/clickhouse-password"
 fi
+pw=$(cat "$out/clickhouse-password")
+printf 'CLICKHOUSE_DB=mlc\nCLICKHOUSE_USER=mlc\nCLICKHOUSE_PASSWORD=%s\n' "$pw" >"$out/clickhouse-server.env"
+printf 'MLC_CLICKHOUSE_DSN=clickhouse://mlc:%s@clickhouse:9000/mlc\n' "$pw" >"$out/mlc-clickhouse.env"
+
 chmod 0600 "$tls/ca-key.pem"
-chmod 0644 "$tls/ca.pem" "$tls/server.pem" "$tls/server-key.pem" "$out"/nkeys/*.nk "$out/master.key" "$out/clickhouse-password"
+chmod 0644 "$tls/ca.pem" "$tls/server.pem" "$tls/server-key.pem" "$out"/nkeys/*.nk "$out/master.key" "$out/clickhouse-password" \
+  "$out/clickhouse-server.env" "$out/mlc-clickhouse.env"
 chmod 0755 "$tls" "$out/nkeys"
 echo "secrets are in $out"
