@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"sort"
-	"strconv"
 	"strings"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/ml-connector/ml-connector/pkg/connection"
 	"github.com/ml-connector/ml-connector/pkg/event"
+	"github.com/ml-connector/ml-connector/pkg/itemmap"
 	"github.com/ml-connector/ml-connector/pkg/mapping"
 	"github.com/ml-connector/ml-connector/pkg/netsuite"
 	"github.com/ml-connector/ml-connector/pkg/settings"
@@ -410,6 +410,7 @@ type checkInput struct {
 	overrides map[string]mapping.Settings
 	overErrs  map[string]error
 	items     map[string]string // SKU -> item id
+	badItems  []string          // mlc_item_map keys whose value does not decode
 }
 
 func loadCheckInput(ctx context.Context, cs *credStore) (checkInput, error) {
@@ -465,52 +466,15 @@ func loadCheckInput(ctx context.Context, cs *credStore) (checkInput, error) {
 	if err != nil {
 		return in, err
 	}
-	lister, err := kv.ListKeys(ctx)
-	if err != nil && !errors.Is(err, jetstream.ErrNoKeysFound) {
+	entries, bad, err := itemmap.All(ctx, kv)
+	if err != nil {
 		return in, err
 	}
-	if lister != nil {
-		for k := range lister.Keys() {
-			e, err := kv.Get(ctx, k)
-			if err != nil {
-				continue // deleted meanwhile
-			}
-			var v struct {
-				ItemID string `json:"item_id"`
-			}
-			id := strings.TrimSpace(string(e.Value()))
-			if json.Unmarshal(e.Value(), &v) == nil {
-				id = v.ItemID
-			}
-			in.items[decodeIDPart(k)] = id
-		}
+	for sku, v := range entries {
+		in.items[sku] = v.ItemID
 	}
+	in.badItems = bad
 	return in, nil
-}
-
-// decodeIDPart inverts event.EncodeIDPart for display ("" is returned as is
-// when it is not an encoding).
-func decodeIDPart(s string) string {
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		switch {
-		case s[i] != '_':
-			b.WriteByte(s[i])
-		case i+1 < len(s) && s[i+1] == '_':
-			b.WriteByte('_')
-			i++
-		case i+2 < len(s):
-			c, err := strconv.ParseUint(s[i+1:i+3], 16, 8)
-			if err != nil {
-				return s
-			}
-			b.WriteByte(byte(c))
-			i += 2
-		default:
-			return s
-		}
-	}
-	return b.String()
 }
 
 // record is a NetSuite record the check found.
@@ -555,6 +519,9 @@ func checkSettings(ctx context.Context, in checkInput, ns *netsuite.Client) ([]f
 	c := &checker{found: map[string]*finding{}}
 	if in.baseErr != nil {
 		c.add("settings", mapping.SettingsKey, in.baseErr.Error(), "every store")
+	}
+	for _, k := range in.badItems {
+		c.add("item map", k, "the entry does not decode (pkg/itemmap): its SKU has no item", event.BucketItemMap)
 	}
 	type use struct {
 		id, by, subsidiary string

@@ -8,6 +8,7 @@ import (
 
 	"github.com/ml-connector/ml-connector/pkg/connection"
 	"github.com/ml-connector/ml-connector/pkg/event"
+	"github.com/ml-connector/ml-connector/pkg/itemmap"
 	"github.com/ml-connector/ml-connector/pkg/mapping"
 	"github.com/ml-connector/ml-connector/pkg/natstest"
 	"github.com/ml-connector/ml-connector/pkg/sim/netsuitesim"
@@ -101,14 +102,17 @@ func TestSettingsCheck(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	put := func(sku, value string) {
-		if _, err := items.Put(ctx, event.EncodeIDPart(sku), []byte(value)); err != nil {
+	put := func(sku, id string, active bool) {
+		if _, err := itemmap.Put(ctx, items, itemmap.Value{SKU: sku, ItemID: id, Type: "InvtPart", Active: active}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	put("WB04", `{"item_id":"104"}`)
-	put("OLD-TEE", `{"item_id":"120"}`)
-	put("GONE.1", `{"item_id":"999"}`)
+	put("WB04", "104", true)
+	put("OLD-TEE", "120", true)
+	put("GONE.1", "999", true)
+	if _, err := items.Put(ctx, "junk", []byte(`{"item_id":"1"}`)); err != nil { // no SKU: not a pkg/itemmap entry
+		t.Fatal(err)
+	}
 	set := func(args ...string) {
 		t.Helper()
 		if out, err := mlc(t, "", append([]string{"settings", "set"}, args...)...); err != nil {
@@ -150,6 +154,7 @@ func TestSettingsCheck(t *testing.T) {
 		"item 105":        "24-MB01 is of item type InvtPart, not Discount | store default discount_item",
 		"item 120":        "Old Tee is inactive | SKU OLD-TEE",
 		"item 999":        "does not exist in NetSuite | SKU GONE.1",
+		"item map junk":   "the entry does not decode",
 		"location 1":      "Main Warehouse belongs to subsidiary 1, not the store's 3 | store uk location",
 		"location 3":      "Austin DC belongs to subsidiary 2, not the store's 8 | store en_us location",
 	}
@@ -174,9 +179,12 @@ func TestSettingsCheck(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, k := range []string{"OLD-TEE", "GONE.1"} {
-		if err := items.Delete(ctx, event.EncodeIDPart(k)); err != nil {
+		if err := itemmap.Delete(ctx, items, k); err != nil {
 			t.Fatal(err)
 		}
+	}
+	if err := items.Delete(ctx, "junk"); err != nil {
+		t.Fatal(err)
 	}
 	out, err = mlc(t, "", "settings", "check")
 	if err != nil || !strings.Contains(out, "ok: 4 store(s), 1 mapped SKU(s)") {

@@ -124,13 +124,21 @@ func build(r Rules, m money, items Items, srcs []source, am amounts, p *problems
 	var unknown []string
 	seen := map[string]bool{}
 	lineDiscounts := decimal.Zero
+	inactive, _ := items.(InactiveItems)
 	for _, s := range srcs {
 		id, ok := items.ItemID(s.sku)
 		if !ok {
-			if !seen[s.sku] {
-				seen[s.sku] = true
-				unknown = append(unknown, s.sku)
+			if seen[s.sku] {
+				continue
 			}
+			seen[s.sku] = true
+			if inactive != nil {
+				if id, off := inactive.InactiveItem(s.sku); off {
+					p.add("SKU", s.sku, fmt.Sprintf("SKU %s: its NetSuite item %s is inactive", clip(s.sku), clip(id)))
+					continue
+				}
+			}
+			unknown = append(unknown, s.sku)
 			continue
 		}
 		if !s.qty.IsPositive() {

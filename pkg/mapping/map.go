@@ -15,6 +15,12 @@ type Items interface {
 	ItemID(sku string) (id string, ok bool)
 }
 
+// InactiveItems is implemented by an Items that knows SKUs whose NetSuite
+// item exists but is inactive, so the reason names it.
+type InactiveItems interface {
+	InactiveItem(sku string) (id string, ok bool)
+}
+
 // ItemMap is Items over a map of SKU -> item id.
 type ItemMap map[string]string
 

@@ -307,3 +307,18 @@ func TestVarianceFlagged(t *testing.T) {
 		t.Error("the tolerance changed the content hash")
 	}
 }
+
+// itemsWithInactive knows one inactive item.
+type itemsWithInactive struct{ ItemMap }
+
+func (i itemsWithInactive) InactiveItem(sku string) (string, bool) { return "120", sku == "OLD-TEE" }
+
+func TestInactiveItemNamed(t *testing.T) {
+	_, err := mutated(t, func(in *Input) {
+		in.Items = itemsWithInactive{ItemMap{"24-UG06": "108"}}
+		in.Fact.Order.Lines[0].SKU = "OLD-TEE"
+	})
+	if err == nil || err.Error() != "order 000000001: SKU OLD-TEE: its NetSuite item 120 is inactive" {
+		t.Errorf("error %v", err)
+	}
+}

@@ -1,9 +1,7 @@
 package transform
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -19,7 +17,7 @@ import (
 	"github.com/ml-connector/ml-connector/pkg/commerce"
 	"github.com/ml-connector/ml-connector/pkg/commercefact"
 	"github.com/ml-connector/ml-connector/pkg/connection"
-	"github.com/ml-connector/ml-connector/pkg/event"
+	"github.com/ml-connector/ml-connector/pkg/itemmap"
 	"github.com/ml-connector/ml-connector/pkg/mapping"
 	"github.com/ml-connector/ml-connector/pkg/settings"
 	"github.com/ml-connector/ml-connector/pkg/stream"
@@ -40,7 +38,7 @@ type state struct {
 	netsuite  connection.NetSuiteSettings
 	stores    map[string]*store
 
-	items     sync.Map // event.EncodeIDPart(sku) -> item id
+	items     sync.Map // itemmap.Key(sku) -> itemmap.Value
 	itemCount atomic.Int64
 	itemsDone chan struct{} // closed once the item map's initial values are in
 	itemsOnce sync.Once
@@ -101,13 +99,33 @@ func (s *state) store(code string) (*store, bool) {
 	return st, ok
 }
 
-// ItemID implements mapping.Items over mlc_item_map.
+// ItemID implements mapping.Items over mlc_item_map (pkg/itemmap): the
+// SKU's item when it is usable (active).
 func (s *state) ItemID(sku string) (string, bool) {
-	v, ok := s.items.Load(event.EncodeIDPart(sku))
-	if !ok {
+	v, ok := s.item(sku)
+	if !ok || !v.Usable() {
 		return "", false
 	}
-	return v.(string), true
+	return v.ItemID, true
+}
+
+// InactiveItem implements mapping.InactiveItems: the SKU's item is known
+// but inactive in NetSuite.
+func (s *state) InactiveItem(sku string) (string, bool) {
+	v, ok := s.item(sku)
+	if !ok || v.Active || v.ItemID == "" {
+		return "", false
+	}
+	return v.ItemID, true
+}
+
+func (s *state) item(sku string) (itemmap.Value, bool) {
+	e, ok := s.items.Load(itemmap.Key(sku))
+	if !ok {
+		return itemmap.Value{}, false
+	}
+	v := e.(itemmap.Value)
+	return v, v.SKU == sku // a hashed key names its SKU in the value
 }
 
 func (s *state) setBase(doc mapping.Settings) {
@@ -199,32 +217,6 @@ func (st *store) order(ctx context.Context, incrementID string, storeID int64) (
 	return nil, fmt.Errorf("order %s is not visible through REST: %w", incrementID, commerce.ErrNotFound)
 }
 
-// itemValue is an mlc_item_map value: {"item_id": "104", ...}. Fields the
-// inventory publisher adds are ignored; an inactive item is not mapped
-// (netsuite-rest.md §9: inactive items are never written to orders).
-type itemValue struct {
-	ItemID   string `json:"item_id"`
-	Inactive bool   `json:"inactive,omitempty"`
-}
-
-// parseItem reads an item map value; ok is false for a value that maps
-// the SKU to nothing.
-func parseItem(b []byte) (string, bool) {
-	var v itemValue
-	if err := json.Unmarshal(bytes.TrimSpace(b), &v); err != nil {
-		// A bare id ("104") is accepted too.
-		id := string(bytes.TrimSpace(b))
-		if _, err := strconv.ParseInt(id, 10, 64); err == nil {
-			return id, true
-		}
-		return "", false
-	}
-	if v.ItemID == "" || v.Inactive {
-		return "", false
-	}
-	return v.ItemID, true
-}
-
 // watchItems keeps the item map current; itemsDone closes once the
 // bucket's values at start are all in.
 func (s *state) watchItems(ctx context.Context, kv jetstream.KeyValue) error {
@@ -236,19 +228,27 @@ func (s *state) watchItems(ctx context.Context, kv jetstream.KeyValue) error {
 		s.itemsOnce.Do(func() { close(s.itemsDone) })
 	}
 	return stream.WatchKV(ctx, kv, ">", func(e jetstream.KeyValueEntry, deleted bool) {
-		id, ok := "", false
+		var v itemmap.Value
+		ok := false
 		if !deleted {
-			id, ok = parseItem(e.Value())
-		}
-		_, had := s.items.Load(e.Key())
-		switch {
-		case ok:
-			s.items.Store(e.Key(), id)
-			if !had {
-				s.itemCount.Add(1)
+			var err error
+			if v, err = itemmap.Decode(e.Value()); err != nil || itemmap.Key(v.SKU) != e.Key() {
+				s.log.Warn().Err(err).Str("key", e.Key()).Msg("mlc_item_map entry unusable; its SKU stays unmapped")
+			} else {
+				ok = true
 			}
-		case had:
+		}
+		prev, had := s.items.Load(e.Key())
+		wasUsable := had && prev.(itemmap.Value).Usable()
+		if ok {
+			s.items.Store(e.Key(), v)
+		} else if had {
 			s.items.Delete(e.Key())
+		}
+		switch isUsable := ok && v.Usable(); {
+		case isUsable && !wasUsable:
+			s.itemCount.Add(1)
+		case !isUsable && wasUsable:
 			s.itemCount.Add(-1)
 		}
 		if e.Delta() == 0 {

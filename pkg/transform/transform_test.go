@@ -17,6 +17,7 @@ import (
 	"github.com/ml-connector/ml-connector/pkg/commerce"
 	"github.com/ml-connector/ml-connector/pkg/connection"
 	"github.com/ml-connector/ml-connector/pkg/event"
+	"github.com/ml-connector/ml-connector/pkg/itemmap"
 	"github.com/ml-connector/ml-connector/pkg/mapping"
 	"github.com/ml-connector/ml-connector/pkg/servicetest"
 	"github.com/ml-connector/ml-connector/pkg/settings"
@@ -78,7 +79,7 @@ func newWorld(t testing.TB, o worldOptions) *world {
 	}
 	for _, p := range catalog.Default() {
 		if p.NetSuiteID != 0 && !skip[p.SKU] {
-			w.putItem(p.SKU, strconv.Itoa(p.NetSuiteID))
+			w.putItem(p.SKU, strconv.Itoa(p.NetSuiteID), true)
 		}
 	}
 	env := map[string]string{
@@ -101,9 +102,10 @@ func (w *world) saveSettings(key string, s mapping.Settings) {
 }
 
 // putItem stores a SKU -> item id as inventory-publisher does.
-func (w *world) putItem(sku, id string) {
+func (w *world) putItem(sku, id string, active bool) {
 	w.t.Helper()
-	if _, err := w.kv.items.Put(context.Background(), event.EncodeIDPart(sku), []byte(`{"item_id":"`+id+`"}`)); err != nil {
+	if _, err := itemmap.Put(context.Background(), w.kv.items, itemmap.Value{SKU: sku, ItemID: id, Type: "InvtPart", Active: active,
+		UpdatedAt: time.Now()}); err != nil {
 		w.t.Fatal(err)
 	}
 }
@@ -333,7 +335,10 @@ func TestFactsInCommandsOut(t *testing.T) {
 
 func TestUnknownSKUWaitsThenDeadLetters(t *testing.T) {
 	w := newWorld(t, worldOptions{skipItems: []string{"WB04", "24-MB01"}})
-	o := w.place("default", commercesim.OrderSpec{Buyer: commercesim.BuyerCustomer, Lines: []commercesim.LineSpec{{SKU: "WB04", Qty: 1}, {SKU: "24-UG06", Qty: 1}}})
+	w.putItem("WB04", "104", false)                                                // inactive in NetSuite: never put on an order
+	w.sim.AddProduct("TEE-M-RED", "Tee M Red", decimal.RequireFromString("19.99")) // sold in Commerce, unknown to NetSuite
+	o := w.place("default", commercesim.OrderSpec{Buyer: commercesim.BuyerCustomer,
+		Lines: []commercesim.LineSpec{{SKU: "TEE-M-RED", Qty: 2}, {SKU: "WB04", Qty: 1}, {SKU: "24-UG06", Qty: 1}}})
 	start := time.Now()
 	fact := w.fact(event.CommerceFact{Kind: event.OrderPlaced, Store: "default", ID: o.IncrementID, DataSchema: event.SchemaRESTOrder,
 		Raw: w.restOrder("default", o.EntityID)}, event.OriginPoll)
@@ -343,7 +348,7 @@ func TestUnknownSKUWaitsThenDeadLetters(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := "order " + o.IncrementID + ": SKU WB04 has no NetSuite item"; dl.Reason != want {
+	if want := "order " + o.IncrementID + ": SKU WB04: its NetSuite item 104 is inactive; SKU TEE-M-RED has no NetSuite item"; dl.Reason != want {
 		t.Errorf("reason %q, want %q", dl.Reason, want)
 	}
 	if dl.Attempts < 3 || waited < 2*time.Second {
@@ -364,7 +369,7 @@ func TestUnknownSKUWaitsThenDeadLetters(t *testing.T) {
 	servicetest.WaitFor(t, "the order to wait for its SKU", func() bool {
 		return w.metric(`mlc_transform_facts_total{kind="order.placed",outcome="waiting"}`) > float64(dl.Attempts)
 	})
-	w.putItem("24-MB01", "105")
+	w.putItem("24-MB01", "105", true)
 	cmd, _ := w.command(event.KindSalesOrder, "order:default:"+o2.IncrementID)
 	if !strings.Contains(string(cmd.Record), `"item":{"id":"105"}`) {
 		t.Errorf("record %s", cmd.Record)
