@@ -3,6 +3,8 @@ package audit_test
 import (
 	"context"
 	"fmt"
+	"os"
+	"strconv"
 	"testing"
 	"time"
 
@@ -87,6 +89,9 @@ func BenchmarkTrail(b *testing.B) {
 	srv := chtest.Start(b)
 	s := openStoreB(b, srv)
 	n := 1_000_000
+	if v, err := strconv.Atoi(os.Getenv("AUDIT_BENCH_ROWS")); err == nil && v >= 5000 {
+		n = v
+	}
 	rows := realisticRows(b, 1250)
 	ctx := context.Background()
 	for inserted := 0; inserted < n; inserted += len(rows) {
@@ -98,6 +103,7 @@ func BenchmarkTrail(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+	b.Logf("%d rows inserted", n)
 	b.ResetTimer()
 	for i := range b.N {
 		got, err := s.Trail(ctx, fmt.Sprintf("order:default:%09d", (i*7919)%(n/4)))
