@@ -74,10 +74,14 @@ type store struct {
 	// keyset walk over a large catalogue does not rebuild them per page.
 	version int
 	tables  map[string]cachedTable
-	records map[string]map[string]*Record
-	nextID  map[string]int // id space -> next id
-	tranSeq map[string]int // record type -> next tranId
-	dupExt  []string
+	// keysets caches the filtered, ordered rows of keyset queries
+	// (keysetRowsLocked) at keysetVersion.
+	keysets       map[string][]map[string]string
+	keysetVersion int
+	records       map[string]map[string]*Record
+	nextID        map[string]int // id space -> next id
+	tranSeq       map[string]int // record type -> next tranId
+	dupExt        []string
 }
 
 func newStore() *store {

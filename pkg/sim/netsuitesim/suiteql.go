@@ -57,6 +57,18 @@ type qlQuery struct {
 	count string // non-empty: SELECT COUNT(*) AS <count>
 	conds []func(map[string]string) bool
 	order []qlOrder
+	// shape and vals (the query with $n markers and their values) key the
+	// keyset cache; keysets are its "col > v" / "col >= v" conditions.
+	shape   string
+	vals    []string
+	keysets []qlKeyset
+}
+
+// qlKeyset is a condition a keyset page can be found by binary search with.
+type qlKeyset struct {
+	col, op, value string
+	cond           int // index in conds
+	val            int // index in vals, -1 for a literal
 }
 
 type qlCol struct{ src, name string }
@@ -122,46 +134,15 @@ func (s *Server) suiteQL(w http.ResponseWriter, r *http.Request, body []byte) *a
 	s.mu.Lock()
 	rows := s.cachedRowsLocked(q.table)
 	base := s.baseURL
+	matched, fast := s.keysetRowsLocked(q, rows)
 	s.mu.Unlock()
 
-	var matched []map[string]string
-	for _, row := range rows {
-		ok := true
-		for _, c := range q.conds {
-			if !c(row) {
-				ok = false
-				break
-			}
-		}
-		if ok {
-			matched = append(matched, row)
-		}
+	if !fast {
+		matched = q.match(rows, -1)
 	}
 	if q.count != "" {
 		matched = []map[string]string{{q.count: strconv.Itoa(len(matched))}}
 		q.cols = []qlCol{{src: q.count, name: q.count}}
-	}
-	if len(q.order) == 0 && len(matched) > 1 {
-		// Without ORDER BY the order is unspecified in NetSuite. Use a
-		// deterministic scramble so that a client paging an unordered query
-		// misbehaves here as it would in production.
-		sort.SliceStable(matched, func(i, j int) bool { return rowHash(matched[i]) < rowHash(matched[j]) })
-	}
-	if len(q.order) > 0 {
-		less := func(i, j int) bool {
-			for _, o := range q.order {
-				c := compareValues(matched[i][o.col], matched[j][o.col])
-				if c != 0 {
-					return (c < 0) != o.desc
-				}
-			}
-			return false
-		}
-		// Keyset pages ask for the order the table is kept in: check it in
-		// one pass instead of sorting.
-		if !sort.SliceIsSorted(matched, less) {
-			sort.SliceStable(matched, less)
-		}
 	}
 	page, env := pageEnvelope(len(matched), limit, offset, base+suiteqlPath, r.URL.Query())
 	items := make([]any, 0, page.to-page.from)
@@ -238,7 +219,7 @@ func parseSuiteQL(text string, params []string) (*qlQuery, *apiError) {
 	if m == nil {
 		return nil, unsupported("not a single-table SELECT")
 	}
-	q := &qlQuery{table: strings.ToLower(m[2]), alias: strings.ToLower(m[3])}
+	q := &qlQuery{table: strings.ToLower(m[2]), alias: strings.ToLower(m[3]), shape: norm, vals: vals}
 	if sqlKeywords[strings.ToUpper(q.alias)] {
 		return nil, unsupported("unexpected " + q.alias)
 	}
@@ -310,6 +291,13 @@ func parseSuiteQL(text string, params []string) (*qlQuery, *apiError) {
 				}
 				fl, op, fr, rhs := strings.ToUpper(cm[1]), cm[4], strings.ToUpper(cm[5]), value(cm[6])
 				rhs = applyFn(fr, rhs)
+				if fl == "" && fr == "" && (op == ">" || op == ">=") {
+					val := -1
+					if strings.HasPrefix(cm[6], "$") {
+						val, _ = strconv.Atoi(cm[6][1:])
+					}
+					q.keysets = append(q.keysets, qlKeyset{col: col, op: op, value: rhs, cond: len(q.conds), val: val})
+				}
 				q.conds = append(q.conds, func(row map[string]string) bool {
 					v, ok := row[col]
 					if !ok {
@@ -414,6 +402,94 @@ func compareValues(a, b string) int {
 		return da.Cmp(db)
 	}
 	return strings.Compare(a, b)
+}
+
+// match filters rows by every condition but skip (-1: none) and orders
+// them as the query says.
+func (q *qlQuery) match(rows []map[string]string, skip int) []map[string]string {
+	var matched []map[string]string
+	for _, row := range rows {
+		ok := true
+		for i, c := range q.conds {
+			if i != skip && !c(row) {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			matched = append(matched, row)
+		}
+	}
+	if q.count != "" {
+		return matched
+	}
+	if len(q.order) == 0 && len(matched) > 1 {
+		// Without ORDER BY the order is unspecified in NetSuite. Use a
+		// deterministic scramble so that a client paging an unordered query
+		// misbehaves here as it would in production.
+		sort.SliceStable(matched, func(i, j int) bool { return rowHash(matched[i]) < rowHash(matched[j]) })
+	}
+	if len(q.order) > 0 {
+		less := func(i, j int) bool {
+			for _, o := range q.order {
+				c := compareValues(matched[i][o.col], matched[j][o.col])
+				if c != 0 {
+					return (c < 0) != o.desc
+				}
+			}
+			return false
+		}
+		if !sort.SliceIsSorted(matched, less) {
+			sort.SliceStable(matched, less)
+		}
+	}
+	return matched
+}
+
+// keysetRowsLocked answers a keyset page ("WHERE ... AND k > ? ORDER BY k,
+// ...") without scanning the table: the rows matching every other
+// condition are filtered and ordered once per data version and query
+// shape, and each page finds its start by binary search. The result is
+// what match would give: those rows are ordered by k first, so the ones
+// past the cursor are a suffix, in the same (stable) order.
+func (s *Server) keysetRowsLocked(q *qlQuery, rows []map[string]string) ([]map[string]string, bool) {
+	if _, cached := s.db.tables[q.table]; !cached || q.count != "" || len(q.order) == 0 || q.order[0].desc {
+		return nil, false // only the catalogue tables, whose every change bumps the version
+	}
+	var ks *qlKeyset
+	for i := range q.keysets {
+		if q.keysets[i].col == q.order[0].col {
+			ks = &q.keysets[i]
+		}
+	}
+	if ks == nil {
+		return nil, false
+	}
+	vals := append([]string(nil), q.vals...)
+	if ks.val >= 0 {
+		vals[ks.val] = ""
+	}
+	key := q.table + "\x00" + q.shape + "\x00" + strings.Join(vals, "\x00")
+	d := s.db
+	if d.keysetVersion != d.version || len(d.keysets) > 64 {
+		d.keysets, d.keysetVersion = map[string][]map[string]string{}, d.version
+	}
+	sorted, ok := d.keysets[key]
+	if !ok {
+		var with []map[string]string
+		for _, row := range rows {
+			if _, has := row[ks.col]; has {
+				with = append(with, row)
+			}
+		}
+		sorted = q.match(with, ks.cond)
+		d.keysets[key] = sorted
+	}
+	from := sort.Search(len(sorted), func(i int) bool {
+		c := compareValues(sorted[i][ks.col], ks.value)
+		return c > 0 || (ks.op == ">=" && c == 0)
+	})
+	return sorted[from:], true
 }
 
 // plainInt parses an optionally signed run of at most 18 digits without
