@@ -5,6 +5,7 @@ import (
 	"testing"
 	"testing/fstest"
 
+	"github.com/ml-connector/ml-connector/pkg/event"
 	"github.com/ml-connector/ml-connector/pkg/natstest"
 	"github.com/ml-connector/ml-connector/pkg/stream"
 	"github.com/ml-connector/ml-connector/streams"
@@ -15,7 +16,7 @@ func TestApplyEveryDefinitionTwice(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(defs.Streams) != 5 || len(defs.Buckets) != 6 || len(defs.Consumers) < 8 {
+	if len(defs.Streams) != len(event.Streams()) || len(defs.Buckets) != len(event.Buckets()) || len(defs.Consumers) < 8 {
 		t.Fatalf("loaded %d streams, %d consumers, %d buckets", len(defs.Streams), len(defs.Consumers), len(defs.Buckets))
 	}
 	_, js := natstest.Connect(t, natstest.RunServer(t))
