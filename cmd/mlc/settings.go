@@ -18,6 +18,7 @@ import (
 	"github.com/ml-connector/ml-connector/pkg/mapping"
 	"github.com/ml-connector/ml-connector/pkg/netsuite"
 	"github.com/ml-connector/ml-connector/pkg/settings"
+	"github.com/ml-connector/ml-connector/pkg/writer"
 )
 
 // settingKind is a kind of document in mlc_settings: how it is decoded and
@@ -39,6 +40,8 @@ func settingKinds() []settingKind {
 			newDoc: func() settings.Validator { return &mapping.Settings{} }},
 		{key: connection.NetSuiteSettingsKey, what: "OneWorld subsidiary per store or website, NetSuite concurrency (mlc connect netsuite)",
 			newDoc: func() settings.Validator { return &connection.NetSuiteSettings{} }},
+		{key: writer.SettingsKey, what: "netsuite-writer: concurrency budget, headroom, how long an invoice waits for its order",
+			newDoc: func() settings.Validator { return writer.NewSettings() }},
 	}
 }
 
