@@ -41,8 +41,11 @@ func (r Row) Step() string {
 		}
 		return "received"
 	case event.StreamNetSuite:
-		if replay {
-			return "command (replay)"
+		switch {
+		case r.Header(event.HeaderReplayOf) != "":
+			return "command replayed" // mlc replay --force, or a retried letter
+		case replay:
+			return "transformed (replay)"
 		}
 		return "transformed"
 	case event.StreamSync:
