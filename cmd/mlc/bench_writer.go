@@ -59,7 +59,7 @@ process) and measures from the first settled command to the last:
 				r, err := bench.RunWriter(cmd.Context(), o)
 				_ = bar.Finish()
 				if err != nil {
-					return fmt.Errorf("C=%d: %w", c, err)
+					return fmt.Errorf("bench writer with C=%d: %w", c, err)
 				}
 				results = append(results, r)
 			}
