@@ -36,6 +36,15 @@ func TestCatalogueQueriesSeeChanges(t *testing.T) {
 	if r := rows(priceQ, "1", "1", "104"); len(r) != 1 || r[0]["unitprice"] != "43" {
 		t.Fatalf("price after SetPrice %v", r)
 	}
+	// Stock rows depend on the items too: a type change shows.
+	invQ := "SELECT item FROM inventoryitemlocations WHERE item > ? ORDER BY item"
+	if r := rows(invQ, "100"); len(r) != 9 {
+		t.Fatalf("inventory item locations %v", r)
+	}
+	e.s.AddItem(Item{ID: "101", ItemID: "MS09-M-Red", Type: "Kit"})
+	if r := rows(invQ, "100"); len(r) != 7 || r[0]["item"] != "102" {
+		t.Fatalf("inventory item locations after a type change %v", r)
+	}
 	e.s.AddItem(Item{ID: "5000", ItemID: "NEW"})
 	if r := rows("SELECT id, itemid FROM item WHERE id > ? ORDER BY id", "4999"); len(r) != 1 || r[0]["itemid"] != "NEW" {
 		t.Fatalf("item after AddItem %v", r)

@@ -69,19 +69,18 @@ type store struct {
 	prices       []priceRow
 	priceIdx     map[string]int       // item|level|currency -> index in prices
 	stock        map[string]*stockRow // item + "/" + location
-	// version counts changes to items, prices and stock; tables caches the
-	// SuiteQL rows of those tables as materialised at a version, so a
-	// keyset walk over a large catalogue does not rebuild them per page.
-	version int
-	tables  map[string]cachedTable
-	// keysets caches the filtered, ordered rows of keyset queries
-	// (keysetRowsLocked) at keysetVersion.
-	keysets       map[string][]map[string]string
-	keysetVersion int
-	records       map[string]map[string]*Record
-	nextID        map[string]int // id space -> next id
-	tranSeq       map[string]int // record type -> next tranId
-	dupExt        []string
+	// versions count changes to items, prices and stock; tables caches
+	// the SuiteQL rows of those tables as materialised at a version, so a
+	// keyset walk over a large catalogue does not rebuild them per page,
+	// and keysets the filtered, ordered rows of keyset queries
+	// (keysetRowsLocked).
+	versions map[string]int
+	tables   map[string]cachedTable
+	keysets  map[string]cachedTable
+	records  map[string]map[string]*Record
+	nextID   map[string]int // id space -> next id
+	tranSeq  map[string]int // record type -> next tranId
+	dupExt   []string
 }
 
 func newStore() *store {
@@ -94,6 +93,8 @@ func newStore() *store {
 		priceIdx:     map[string]int{},
 		stock:        map[string]*stockRow{},
 		tables:       map[string]cachedTable{},
+		versions:     map[string]int{},
+		keysets:      map[string]cachedTable{},
 		records:      map[string]map[string]*Record{"customer": {}, "salesOrder": {}, "invoice": {}},
 		nextID:       map[string]int{"entity": 1000, "transaction": 5000},
 		tranSeq:      map[string]int{"salesOrder": 1, "invoice": 1},
@@ -126,14 +127,26 @@ func (d *store) seedDefault() {
 	d.items[disc] = &Item{ID: disc, ItemID: "Discount", DisplayName: "Discount", Type: "Discount"}
 }
 
-// cachedTable is a table's SuiteQL rows at a store version.
+// cachedTable is a table's (or a query's) SuiteQL rows at a version.
 type cachedTable struct {
 	version int
 	rows    []map[string]string
 }
 
+// version is what a table's rows depend on: stock rows also on the items
+// (their types and existence).
+func (d *store) version(table string) int {
+	switch table {
+	case "item":
+		return d.versions["item"]
+	case "pricing":
+		return d.versions["pricing"]
+	}
+	return d.versions["item"] + d.versions["stock"]
+}
+
 func (d *store) setPrice(item, level, currency string, price decimal.Decimal) {
-	d.version++
+	d.versions["pricing"]++
 	key := item + "|" + level + "|" + currency
 	if i, ok := d.priceIdx[key]; ok {
 		d.prices[i].Price = price
@@ -144,7 +157,7 @@ func (d *store) setPrice(item, level, currency string, price decimal.Decimal) {
 }
 
 func (d *store) setStock(item, location string, onHand, available int) {
-	d.version++
+	d.versions["stock"]++
 	committed := max(onHand-available, 0)
 	d.stock[item+"/"+location] = &stockRow{Item: item, Location: location, OnHand: onHand, Available: available, Committed: committed}
 }
@@ -201,7 +214,7 @@ func (s *Server) AddItem(it Item) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.db.items[it.ID] = &it
-	s.db.version++
+	s.db.versions["item"]++
 }
 
 // Items returns all items ordered by numeric id.

@@ -448,7 +448,7 @@ func (q *qlQuery) match(rows []map[string]string, skip int) []map[string]string 
 
 // keysetRowsLocked answers a keyset page ("WHERE ... AND k > ? ORDER BY k,
 // ...") without scanning the table: the rows matching every other
-// condition are filtered and ordered once per data version and query
+// condition are filtered and ordered once per table version and query
 // shape, and each page finds its start by binary search. The result is
 // what match would give: those rows are ordered by k first, so the ones
 // past the cursor are a suffix, in the same (stable) order.
@@ -471,11 +471,13 @@ func (s *Server) keysetRowsLocked(q *qlQuery, rows []map[string]string) ([]map[s
 	}
 	key := q.table + "\x00" + q.shape + "\x00" + strings.Join(vals, "\x00")
 	d := s.db
-	if d.keysetVersion != d.version || len(d.keysets) > 64 {
-		d.keysets, d.keysetVersion = map[string][]map[string]string{}, d.version
-	}
-	sorted, ok := d.keysets[key]
-	if !ok {
+	version := d.version(q.table)
+	c, ok := d.keysets[key]
+	sorted := c.rows
+	if !ok || c.version != version {
+		if len(d.keysets) >= 64 {
+			clear(d.keysets)
+		}
 		var with []map[string]string
 		for _, row := range rows {
 			if _, has := row[ks.col]; has {
@@ -483,7 +485,7 @@ func (s *Server) keysetRowsLocked(q *qlQuery, rows []map[string]string) ([]map[s
 			}
 		}
 		sorted = q.match(with, ks.cond)
-		d.keysets[key] = sorted
+		d.keysets[key] = cachedTable{version: version, rows: sorted}
 	}
 	from := sort.Search(len(sorted), func(i int) bool {
 		c := compareValues(sorted[i][ks.col], ks.value)
@@ -525,11 +527,11 @@ func (s *Server) cachedRowsLocked(table string) []map[string]string {
 	default:
 		return s.tableRowsLocked(table)
 	}
-	if c, ok := s.db.tables[table]; ok && c.version == s.db.version {
+	if c, ok := s.db.tables[table]; ok && c.version == s.db.version(table) {
 		return c.rows
 	}
 	rows := s.tableRowsLocked(table)
-	s.db.tables[table] = cachedTable{version: s.db.version, rows: rows}
+	s.db.tables[table] = cachedTable{version: s.db.version(table), rows: rows}
 	return rows
 }
 
