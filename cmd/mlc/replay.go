@@ -120,7 +120,11 @@ func runReplay(cmd *cobra.Command, sel replaySelection, dryRun bool) error {
 	}
 	defer nc.Close()
 	res := replayResult{ReplayID: newReplayID(), DryRun: dryRun}
-	rows, err := selectReplay(cmd, js, sel, &res)
+	store, why := openAudit(cmd)
+	if store != nil {
+		defer store.Close()
+	}
+	rows, err := selectReplay(cmd, js, store, why, sel, &res)
 	if err != nil {
 		return err
 	}
@@ -142,17 +146,29 @@ func runReplay(cmd *cobra.Command, sel replaySelection, dryRun bool) error {
 		progressbar.OptionClearOnFinish(), progressbar.OptionSetVisibility(isTerminal(errOut) && len(rows) > 1))
 	pub := stream.NewPublisher(js)
 	failed := 0
-	for _, r := range rows {
-		rp := replayed{Key: r.Key, Stream: r.Stream, Subject: r.Subject, FromSeq: r.Seq}
-		p, err := republish(ctx, pub, r, "replay:"+res.ReplayID+":"+r.Stream+":"+strconv.FormatUint(r.Seq, 10), res.ReplayID, sel.force)
+	for start := 0; start < len(rows); start += bodyChunk {
+		chunk := rows[start:min(start+bodyChunk, len(rows))]
+		bodies, err := loadBodies(ctx, js, store, chunk)
 		if err != nil {
-			rp.Error = err.Error()
-			failed++
-		} else {
-			rp.NewSeq, rp.EventID, rp.Duplicate = p.Seq, p.EventID, p.Duplicate
+			return err
 		}
-		res.Messages = append(res.Messages, rp)
-		_ = bar.Add(1)
+		for i, r := range chunk {
+			rp := replayed{Key: r.Key, Stream: r.Stream, Subject: r.Subject, FromSeq: r.Seq}
+			var out stream.Published
+			err := bodies[i].err
+			if err == nil {
+				msgID := "replay:" + res.ReplayID + ":" + r.Stream + ":" + strconv.FormatUint(r.Seq, 10)
+				out, err = republish(ctx, pub, bodies[i].row, msgID, res.ReplayID, sel.force)
+			}
+			if err != nil {
+				rp.Error = err.Error()
+				failed++
+			} else {
+				rp.NewSeq, rp.EventID, rp.Duplicate = out.Seq, out.EventID, out.Duplicate
+			}
+			res.Messages = append(res.Messages, rp)
+			_ = bar.Add(1)
+		}
 	}
 	_ = bar.Finish()
 	summary := fmt.Sprintf("replayed %d of %d messages (replay %s)", len(rows)-failed, len(rows), res.ReplayID)
@@ -197,9 +213,10 @@ func seqOrDash(n uint64) string {
 }
 
 // selectReplay finds the messages to replay, in ClickHouse when there is
-// one, else on the stream. Rows whose stored body was redacted are read
-// back from the stream (ClickHouse no longer has the bytes).
-func selectReplay(cmd *cobra.Command, js jetstream.JetStream, sel replaySelection, res *replayResult) ([]audit.Row, error) {
+// one (store), else on the stream. The rows come without bodies:
+// loadBodies reads them a chunk at a time, so a long range does not sit in
+// memory.
+func selectReplay(cmd *cobra.Command, js jetstream.JetStream, store *audit.Store, why string, sel replaySelection, res *replayResult) ([]audit.Row, error) {
 	ctx := cmd.Context()
 	streamName, subject := event.StreamCommerce, sel.subject
 	if sel.key != "" && sel.force {
@@ -212,12 +229,10 @@ func selectReplay(cmd *cobra.Command, js jetstream.JetStream, sel replaySelectio
 		}
 	}
 	var rows []audit.Row
-	if s, why := openAudit(cmd); s != nil {
-		defer s.Close()
-		f := audit.Filter{Stream: streamName, Subject: subject, Since: sel.since, Until: sel.until,
-			SkipOrigins: []string{event.OriginReplay}, WithData: true}
+	if store != nil {
+		f := audit.Filter{Stream: streamName, Subject: subject, Since: sel.since, Until: sel.until, SkipOrigins: []string{event.OriginReplay}}
 		if sel.key != "" {
-			keys, err := s.Keys(ctx, sel.key)
+			keys, err := store.Keys(ctx, sel.key)
 			if err != nil {
 				return nil, err
 			}
@@ -227,7 +242,7 @@ func selectReplay(cmd *cobra.Command, js jetstream.JetStream, sel replaySelectio
 			f.Keys = keys
 		}
 		var err error
-		if rows, err = s.Rows(ctx, f); err != nil {
+		if rows, err = store.Rows(ctx, f); err != nil {
 			return nil, err
 		}
 		res.Source = "clickhouse"
@@ -240,6 +255,7 @@ func selectReplay(cmd *cobra.Command, js jetstream.JetStream, sel replaySelectio
 			if sel.key != "" && !audit.KeyMatches(sel.key, r.Key) {
 				return nil
 			}
+			r.Data = nil
 			rows = append(rows, r)
 			return nil
 		})
@@ -254,17 +270,53 @@ func selectReplay(cmd *cobra.Command, js jetstream.JetStream, sel replaySelectio
 			return nil, err
 		}
 	}
+	return rows, nil
+}
+
+// bodyChunk is how many bodies loadBodies reads at once.
+const bodyChunk = 200
+
+type body struct {
+	row audit.Row
+	err error
+}
+
+// loadBodies reads the messages of rows with their bodies: from ClickHouse
+// when there is one, from the stream when there is not, when ClickHouse's
+// copy had a secret removed (it is not the message's bytes any more) or
+// when ClickHouse lacks it.
+func loadBodies(ctx context.Context, js jetstream.JetStream, store *audit.Store, rows []audit.Row) ([]body, error) {
+	found := map[string]audit.Row{}
+	if store != nil {
+		byStream := map[string][]uint64{}
+		for _, r := range rows {
+			byStream[r.Stream] = append(byStream[r.Stream], r.Seq)
+		}
+		for name, seqs := range byStream {
+			got, err := store.Rows(ctx, audit.Filter{Stream: name, Seqs: seqs, WithData: true})
+			if err != nil {
+				return nil, err
+			}
+			for _, r := range got {
+				if !r.Redacted {
+					found[r.Stream+"/"+strconv.FormatUint(r.Seq, 10)] = r
+				}
+			}
+		}
+	}
+	out := make([]body, len(rows))
 	for i, r := range rows {
-		if !r.Redacted {
+		if full, ok := found[r.Stream+"/"+strconv.FormatUint(r.Seq, 10)]; ok {
+			out[i] = body{row: full}
 			continue
 		}
-		fresh, err := fromStream(ctx, js, r)
+		full, err := fromStream(ctx, js, r)
 		if err != nil {
-			return nil, fmt.Errorf("%s %d: its audit copy had a secret removed and the stream no longer has it: %w", r.Stream, r.Seq, err)
+			err = fmt.Errorf("%s %d: not in the stream any more and no usable copy in ClickHouse: %w", r.Stream, r.Seq, err)
 		}
-		rows[i] = fresh
+		out[i] = body{row: full, err: err}
 	}
-	return rows, nil
+	return out, nil
 }
 
 // pickOriginals keeps, for a key, the record's original Commerce fact (the

@@ -14,6 +14,8 @@ type Filter struct {
 	Keys []string
 	// Stream is a stream name, e.g. COMMERCE.
 	Stream string
+	// Seqs are stream sequences (of Stream).
+	Seqs []uint64
 	// Subject is a NATS subject filter ('*' one token, '>' the rest).
 	Subject string
 	// Since and Until bound the JetStream timestamp: [Since, Until).
@@ -43,6 +45,12 @@ func (s *Store) Rows(ctx context.Context, f Filter) ([]Row, error) {
 	if f.Stream != "" {
 		where = append(where, "stream = ?")
 		args = append(args, f.Stream)
+	}
+	if len(f.Seqs) > 0 {
+		where = append(where, "seq IN "+placeholders(len(f.Seqs)))
+		for _, n := range f.Seqs {
+			args = append(args, n)
+		}
 	}
 	if f.Subject != "" {
 		// The NATS match is a regular expression (re2) on the server.
