@@ -24,8 +24,6 @@ type Filter struct {
 	SkipOrigins []string
 	// WithData reads the body too (replay needs it; a trail does not).
 	WithData bool
-	// Limit caps the rows (0: no cap).
-	Limit int
 }
 
 // Rows returns one row per stream message matching f, in JetStream
@@ -74,9 +72,6 @@ func (s *Store) Rows(ctx context.Context, f Filter) ([]Row, error) {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
 	q += " ORDER BY published_ms, stream, seq LIMIT 1 BY stream, seq"
-	if f.Limit > 0 {
-		q += fmt.Sprintf(" LIMIT %d", f.Limit)
-	}
 	rows, err := s.conn.Query(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("query %s.%s: %w", s.db, EventsTable, err)
