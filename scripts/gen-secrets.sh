@@ -16,8 +16,9 @@
 # it to replace just that (e.g. rm tls/server*.pem to reissue the
 # certificate). Nothing secret is printed.
 #
-# Extra names for the server certificate (a Kubernetes namespace other
-# than mlc, a load balancer): MLC_NATS_SANS="DNS:nats.example.com,IP:10.0.0.5".
+# The certificate names the compose nodes (nats-1..3) and the NATS Helm
+# chart's services in namespace nats (MLC_NATS_NAMESPACE to change it).
+# Extra names (a load balancer): MLC_NATS_SANS="DNS:nats.example.com,IP:10.0.0.5".
 #
 # Permissions: the directory is 0700, so no other user of the host gets
 # in; the files the containers read are 0644, because the services run as
@@ -31,7 +32,7 @@ cd "$(dirname "$0")/.."
 
 out=${1:-deploy/secrets}
 perms=deploy/nats/permissions.json
-namespace=${MLC_K8S_NAMESPACE:-mlc}
+nats_ns=${MLC_NATS_NAMESPACE:-nats} # where the NATS Helm chart runs (deploy/k8s/nats)
 umask 077
 mkdir -p "$out/tls" "$out/nkeys"
 chmod 0700 "$out"
@@ -61,8 +62,8 @@ fi
 if [ ! -f "$tls/server.pem" ]; then
   sans="DNS:localhost,IP:127.0.0.1,DNS:nats-1,DNS:nats-2,DNS:nats-3"
   # The NATS Helm chart's pods (nats-0..2) behind the nats and nats-headless services.
-  sans="$sans,DNS:nats,DNS:nats.$namespace,DNS:nats.$namespace.svc,DNS:nats.$namespace.svc.cluster.local"
-  sans="$sans,DNS:*.nats-headless,DNS:*.nats-headless.$namespace,DNS:*.nats-headless.$namespace.svc,DNS:*.nats-headless.$namespace.svc.cluster.local"
+  sans="$sans,DNS:nats,DNS:nats.$nats_ns,DNS:nats.$nats_ns.svc,DNS:nats.$nats_ns.svc.cluster.local"
+  sans="$sans,DNS:*.nats-headless,DNS:*.nats-headless.$nats_ns,DNS:*.nats-headless.$nats_ns.svc,DNS:*.nats-headless.$nats_ns.svc.cluster.local"
   [ -n "${MLC_NATS_SANS:-}" ] && sans="$sans,$MLC_NATS_SANS"
   ext=$tmp/server.ext
   printf '%s\n' "basicConstraints=critical,CA:FALSE" "keyUsage=critical,digitalSignature,keyEncipherment" \

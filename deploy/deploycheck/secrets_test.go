@@ -84,7 +84,7 @@ func TestGenSecretsScript(t *testing.T) {
 	cert := readCert(t, filepath.Join(out, "tls", "server.pem"))
 	pool := x509.NewCertPool()
 	pool.AddCert(ca)
-	for _, name := range []string{"nats-1", "nats-3", "localhost", "nats.mlc.svc", "nats-0.nats-headless.mlc.svc.cluster.local", "nats.example.com"} {
+	for _, name := range []string{"nats-1", "nats-3", "localhost", "nats.nats.svc", "nats.nats.svc.cluster.local", "nats-0.nats-headless", "nats-2.nats-headless.nats.svc.cluster.local", "nats.example.com"} {
 		if _, err := cert.Verify(x509.VerifyOptions{Roots: pool, DNSName: name, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}); err != nil {
 			t.Errorf("server certificate for %s: %v", name, err)
 		}
