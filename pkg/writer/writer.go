@@ -151,15 +151,16 @@ type supervisor struct {
 	m          *Metrics
 	w          *Writer
 
-	mu      sync.Mutex
-	client  *netsuite.Client
-	paused  error // the credentials were refused; cleared by a new connection or a good token
-	gov     *netsuite.GovernanceLimits
-	account *connection.NetSuiteSettings
-	set     Settings
-	budget  Budget
-	stop    context.CancelFunc // stops the running consume loop
-	changed chan struct{}      // something the consume loop waits on changed
+	mu       sync.Mutex
+	client   *netsuite.Client
+	paused   error // the credentials were refused; cleared by a new connection or a good token
+	gov      *netsuite.GovernanceLimits
+	govTried bool // governanceLimits was asked for the current client
+	account  *connection.NetSuiteSettings
+	set      Settings
+	budget   Budget
+	stop     context.CancelFunc // stops the running consume loop
+	changed  chan struct{}      // something the consume loop waits on changed
 }
 
 func (s *supervisor) signal() {
@@ -206,28 +207,45 @@ func (s *supervisor) watchConnection(ctx context.Context) error {
 }
 
 func (s *supervisor) setClient(ctx context.Context, c *netsuite.Client) {
-	var gl *netsuite.GovernanceLimits
-	if c != nil {
-		// Discovery needs an administrator role; the integration's usually
-		// is not (403): the settings or the default decide then.
-		gctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		g, err := c.GovernanceLimits(gctx)
-		cancel()
-		if err == nil {
-			gl = &g
-		} else {
-			s.log.Info().Err(err).Msg("governanceLimits not readable; the concurrency budget comes from the settings")
-		}
-	}
 	s.mu.Lock()
-	s.client, s.paused, s.gov = c, nil, gl
+	s.client, s.paused, s.gov, s.govTried = c, nil, nil, false
 	s.mu.Unlock()
 	s.w.SetClient(c)
+	s.discover(ctx)
 	s.applyBudget(ctx)
 	s.signal()
 	if c == nil {
 		s.pauseConsumer()
 	}
+}
+
+// discover reads governanceLimits once per client, and only when the
+// budget is derived from the account's limit: the read is a request
+// outside the budget (another replica may be using all of it), which the
+// headroom of a derived budget leaves room for. It needs an administrator
+// role; the integration's usually is not (403): the settings or the
+// default decide then.
+func (s *supervisor) discover(ctx context.Context) {
+	s.mu.Lock()
+	c, need := s.client, !s.govTried && s.set.Concurrency == 0 && s.set.AccountLimit == 0
+	if c == nil || !need {
+		s.mu.Unlock()
+		return
+	}
+	s.govTried = true
+	s.mu.Unlock()
+	gctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	g, err := c.GovernanceLimits(gctx)
+	cancel()
+	if err != nil {
+		s.log.Info().Err(err).Msg("governanceLimits not readable; the concurrency budget comes from the settings")
+		return
+	}
+	s.mu.Lock()
+	if s.client == c {
+		s.gov = &g
+	}
+	s.mu.Unlock()
 }
 
 // watchSettings follows the "writer" document.
@@ -241,6 +259,7 @@ func (s *supervisor) watchSettings(ctx context.Context) error {
 		s.set = *doc
 		s.mu.Unlock()
 		s.w.SetInvoiceWait(time.Duration(doc.InvoiceWait))
+		s.discover(ctx)
 		s.applyBudget(ctx)
 	})
 }
