@@ -5,6 +5,7 @@ package stream
 
 import (
 	"fmt"
+	neturl "net/url"
 	"strings"
 	"time"
 
@@ -55,7 +56,8 @@ func Connect(url, creds, name string, log zerolog.Logger, extra ...nats.Option) 
 	opts = append(opts, extra...)
 	nc, err := nats.Connect(url, opts...)
 	if err != nil {
-		return nil, nil, fmt.Errorf("connect nats %s: %w", url, err)
+		shown, secrets := redactURLs(url)
+		return nil, nil, fmt.Errorf("connect nats %s: %w", shown, scrubbed{err, secrets})
 	}
 	js, err := jetstream.New(nc)
 	if err != nil {
@@ -108,3 +110,49 @@ func (s Security) Options() ([]nats.Option, error) {
 	}
 	return opts, nil
 }
+
+// redactURLs hides the passwords and tokens of a comma-separated server
+// list, for error texts, and returns what it hid so the client library's
+// own error text can be scrubbed too. A part that does not parse is hidden
+// whole.
+func redactURLs(list string) (shown string, secrets []string) {
+	parts := strings.Split(list, ",")
+	for i, p := range parts {
+		u, err := neturl.Parse(strings.TrimSpace(p))
+		switch {
+		case err != nil:
+			secrets = append(secrets, strings.TrimSpace(p))
+			parts[i] = "<unparsable url>"
+		case u.User != nil:
+			if pass, hasPass := u.User.Password(); hasPass {
+				secrets = append(secrets, pass)
+			} else {
+				secrets = append(secrets, u.User.Username()) // a bare token
+				u.User = neturl.User("xxxxx")
+			}
+			parts[i] = u.Redacted()
+		default:
+			parts[i] = u.String()
+		}
+	}
+	return strings.Join(parts, ","), secrets
+}
+
+// scrubbed is an error whose text has the given secrets replaced; it still
+// unwraps to the original for errors.Is.
+type scrubbed struct {
+	err     error
+	secrets []string
+}
+
+func (e scrubbed) Error() string {
+	msg := e.err.Error()
+	for _, s := range e.secrets {
+		if s != "" {
+			msg = strings.ReplaceAll(msg, s, "xxxxx")
+		}
+	}
+	return msg
+}
+
+func (e scrubbed) Unwrap() error { return e.err }
