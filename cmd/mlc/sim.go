@@ -119,7 +119,8 @@ func webhookFlags(sims *devstack.Sims) string {
 	case "hmac":
 		return "--webhook-mode hmac --webhook-secret '" + string(wh.Secret) + "'"
 	}
-	return "--webhook-mode none   # the simulator sends no webhooks without --webhook-url"
+	// Ingest refuses unverified webhooks unless MLC_INGEST_ALLOW_UNVERIFIED=true.
+	return "--webhook-mode none   # unsigned: ingest accepts these only with MLC_INGEST_ALLOW_UNVERIFIED=true"
 }
 
 // newSimAssertionCmd prints a client assertion for the NetSuite simulator,
