@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"path/filepath"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -13,6 +14,7 @@ import (
 func newDevCmd() *cobra.Command {
 	var o devstack.Options
 	var logsToStdout bool
+	var demo demoFlags
 	cmd := &cobra.Command{
 		Use:   "dev",
 		Short: "Run everything in one process: embedded JetStream, all services, and the simulators",
@@ -20,8 +22,32 @@ func newDevCmd() *cobra.Command {
 every service in-process, each on its own port. Unless real connections are configured
 (MLC_NETSUITE_ACCOUNT or MLC_COMMERCE_BASE_URL set, or --no-sims) both simulators run too,
 Commerce's webhooks point at ingest, and working connections to them are stored encrypted.
-Service logs go to <dir>/logs/<service>.log (or stdout with --logs-stdout). Ctrl-C stops everything.`,
+When a clickhouse-server binary is on the machine (or MLC_CLICKHOUSE_DSN is set) the
+audit-mirror writes every event into ClickHouse (data under <dir>/clickhouse).
+Service logs go to <dir>/logs/<service>.log (or stdout with --logs-stdout). Ctrl-C stops everything.
+
+--demo places orders at a steady rate (webhooks duplicated and dropped now and then, so the
+backfill poll has work), captures invoices, signs buyers up and changes NetSuite stock and
+prices, with a status line every second. --demo-orders N --exit-when-done stops after N
+orders and exits non-zero unless every order is in NetSuite exactly once with its invoice
+and customer and every stock change reached Commerce.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if demo.orders < 0 || demo.rate <= 0 || demo.drain <= 0 {
+				return fmt.Errorf("--demo-orders must not be negative, --demo-rate and --demo-drain must be positive")
+			}
+			if demo.orders > 0 {
+				demo.on = true
+			}
+			if demo.exitWhenDone && demo.orders == 0 {
+				return fmt.Errorf("--exit-when-done needs --demo-orders N")
+			}
+			if demo.on {
+				o.DemoSettings = true
+				wh := &o.Sims.Commerce.Webhooks
+				if wh.DropRate == 0 && wh.DuplicateRate == 0 {
+					wh.DropRate, wh.DuplicateRate = 0.05, 0.1
+				}
+			}
 			abs, err := filepath.Abs(o.Dir)
 			if err != nil {
 				return err
@@ -30,6 +56,9 @@ Service logs go to <dir>/logs/<service>.log (or stdout with --logs-stdout). Ctrl
 			o.Env = service.Environ()
 			if o.Env["MLC_NETSUITE_ACCOUNT"] != "" || o.Env["MLC_COMMERCE_BASE_URL"] != "" {
 				o.NoSims = true
+			}
+			if demo.on && o.NoSims {
+				return fmt.Errorf("--demo needs the simulators: unset MLC_NETSUITE_ACCOUNT / MLC_COMMERCE_BASE_URL and drop --no-sims")
 			}
 			if logsToStdout {
 				o.LogOut = cmd.OutOrStdout()
@@ -56,19 +85,30 @@ Service logs go to <dir>/logs/<service>.log (or stdout with --logs-stdout). Ctrl
 						[]string{"commerce simulator", st.Sims.CommerceURL, "webhooks -> ingest"},
 						[]string{"netsuite simulator", st.Sims.NetSuiteURL, "connected"})
 				}
+				if st.ClickHouse != nil {
+					rows = append(rows, []string{"clickhouse (audit)", st.AuditDSN, "started, data in " + filepath.Join(o.Dir, "clickhouse")})
+				} else if st.AuditDSN != "" {
+					rows = append(rows, []string{"clickhouse (audit)", st.AuditDSN, "MLC_CLICKHOUSE_DSN"})
+				}
 				printTable(out, rows)
-				if st.Sims != nil {
+				if st.Sims != nil && !demo.on {
 					fmt.Fprintf(out, "Place an order: curl -s -X POST %s/_sim/orders -d '{}'\n", st.Sims.CommerceURL)
 				}
 				fmt.Fprintln(out, "Ctrl-C to stop.")
 			}
-			<-cmd.Context().Done()
+			var demoErr error
+			if demo.on {
+				demoErr = runDemo(cmd.Context(), out, st, demo)
+			}
+			if !demo.exitWhenDone {
+				<-cmd.Context().Done()
+			}
 			fmt.Fprintln(out, "stopping...")
 			if err := st.Stop(); err != nil {
 				return err
 			}
 			fmt.Fprintln(out, "stopped.")
-			return nil
+			return demoErr
 		},
 	}
 	f := cmd.Flags()
@@ -81,5 +121,11 @@ Service logs go to <dir>/logs/<service>.log (or stdout with --logs-stdout). Ctrl
 	f.StringVar(&o.Sims.CommerceAddr, "commerce-sim-addr", "127.0.0.1:8091", "Commerce simulator address")
 	f.StringVar(&o.Sims.NetSuiteAddr, "netsuite-sim-addr", "127.0.0.1:8092", "NetSuite simulator address")
 	f.Float64Var(&o.OrdersPerSecond, "orders-per-second", 0, "generate storefront orders at this rate in the Commerce simulator")
+	f.BoolVar(&o.NoClickHouse, "no-clickhouse", false, "do not start clickhouse-server for the audit even when it is installed")
+	f.BoolVar(&demo.on, "demo", false, "run demo traffic: orders, invoices, buyers, NetSuite stock and price changes, a status line a second")
+	f.IntVar(&demo.orders, "demo-orders", 0, "stop the demo after N orders (implies --demo)")
+	f.Float64Var(&demo.rate, "demo-rate", 5, "demo orders per second")
+	f.BoolVar(&demo.exitWhenDone, "exit-when-done", false, "with --demo-orders: check the flow once it settles and exit (non-zero unless every promise held)")
+	f.DurationVar(&demo.drain, "demo-drain", 2*time.Minute, "with --exit-when-done: how long the flow may take to settle after the last order")
 	return cmd
 }

@@ -23,9 +23,10 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 
-	"github.com/ml-connector/ml-connector/pkg/connection"
+	"github.com/ml-connector/ml-connector/pkg/event"
 	"github.com/ml-connector/ml-connector/pkg/fleet"
 	"github.com/ml-connector/ml-connector/pkg/freeport"
 	"github.com/ml-connector/ml-connector/pkg/ingest"
@@ -55,6 +56,12 @@ type Options struct {
 	// ReadyWait bounds the wait for every service's /readyz (default 10s);
 	// after it Start returns with the reasons in Running.Status.
 	ReadyWait time.Duration
+	// NoClickHouse leaves the audit off even when a clickhouse-server
+	// binary is on the machine (Env's MLC_CLICKHOUSE_DSN is used anyway).
+	NoClickHouse bool
+	// DemoSettings sets inventory-publisher's schedule for the demo
+	// (SaveDemoSettings) before the services start.
+	DemoSettings bool
 }
 
 // Running describes one started service.
@@ -69,6 +76,10 @@ type Stack struct {
 	NATS     *server.Server
 	Services []Running
 	Sims     *Sims // nil with NoSims
+	// AuditDSN is the ClickHouse the audit-mirror writes to ("" = none);
+	// ClickHouse is set when the stack started that server itself.
+	AuditDSN   string
+	ClickHouse *ClickHouse
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -97,7 +108,11 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	st := &Stack{NATS: ns}
 	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	st.cancel = cancel
-	if err := st.applyStreams(ctx); err != nil {
+	if err := st.applyStreams(ctx, !o.NoSims, o.DemoSettings); err != nil {
+		st.Stop()
+		return nil, err
+	}
+	if err := st.startClickHouse(o, env); err != nil {
 		st.Stop()
 		return nil, err
 	}
@@ -164,8 +179,14 @@ func baseEnv(o Options) (map[string]string, error) {
 	if env == nil {
 		env = map[string]string{}
 	}
-	if _, ok := env["MLC_SHUTDOWN_TIMEOUT"]; !ok {
-		env["MLC_SHUTDOWN_TIMEOUT"] = "10s"
+	defaults := map[string]string{"MLC_SHUTDOWN_TIMEOUT": "10s"}
+	if !o.NoSims {
+		maps.Copy(defaults, SimTimings())
+	}
+	for k, v := range defaults {
+		if _, ok := env[k]; !ok {
+			env[k] = v
+		}
 	}
 	if env[secrets.EnvMasterKey] == "" && env[secrets.EnvMasterKeyFile] == "" {
 		path := filepath.Join(o.Dir, "master.key")
@@ -215,21 +236,47 @@ func (st *Stack) startSims(ctx context.Context, o Options, env map[string]string
 		return err
 	}
 	defer nc.Close()
-	kv, err := js.KeyValue(ctx, secrets.Bucket)
+	return sims.SaveConnections(ctx, js, keys)
+}
+
+// SimTimings are the waits that suit simulators, which commit an order the
+// moment its webhook returns and sync in milliseconds: a webhook order is
+// looked up again after 2 s instead of 30 s (a record not readable yet,
+// such as a customer just signed up, after 5 s instead of a minute), the
+// backfill poll runs every 10 s, inventory schedules are checked every 5 s.
+// A variable set in Options.Env wins.
+func SimTimings() map[string]string {
+	return map[string]string{
+		"MLC_TRANSFORM_CONFIRM_WINDOW": "2m", "MLC_TRANSFORM_CONFIRM_RETRY": "2s",
+		"MLC_TRANSFORM_UNMAPPED_WAIT": "5m", "MLC_TRANSFORM_UNMAPPED_RETRY": "5s",
+		"MLC_POLL_INTERVAL": "10s", "MLC_POLL_SETTLE": "2s",
+		"MLC_INVENTORY_SCHEDULE_CHECK": "5s",
+	}
+}
+
+// startClickHouse gives the audit-mirror a ClickHouse: Env's
+// MLC_CLICKHOUSE_DSN, else a clickhouse-server of this machine run with its
+// data under Dir/clickhouse, else none (the mirror reports itself unready).
+func (st *Stack) startClickHouse(o Options, env map[string]string) error {
+	if dsn := env["MLC_CLICKHOUSE_DSN"]; dsn != "" {
+		st.AuditDSN = dsn
+		return nil
+	}
+	bin := FindClickHouse()
+	if o.NoClickHouse || bin == "" {
+		return nil
+	}
+	dir := filepath.Join(o.Dir, "clickhouse")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	ch, err := StartClickHouse(bin, dir)
 	if err != nil {
 		return err
 	}
-	creds := secrets.NewStore(kv, keys)
-	conns, err := sims.CommerceConnections()
-	if err != nil {
-		return err
-	}
-	for _, c := range conns {
-		if err := connection.SaveCommerce(ctx, creds, c); err != nil {
-			return err
-		}
-	}
-	return connection.SaveNetSuite(ctx, creds, sims.NetSuiteConnection())
+	st.ClickHouse, st.AuditDSN = ch, ch.Addr
+	env["MLC_CLICKHOUSE_DSN"] = ch.Addr
+	return nil
 }
 
 // StartNATS starts an embedded JetStream server on loopback with its store
@@ -260,14 +307,31 @@ func StartNATS(dir string, port int, syncAlways bool) (*server.Server, error) {
 	return ns, nil
 }
 
-func (st *Stack) applyStreams(ctx context.Context) error {
+// simState are the buckets that remember what the simulators hold. The
+// simulators start empty while Dir keeps JetStream across restarts, so with
+// simulators they start empty too: a customer id or a stock snapshot from
+// the last run would name records the new simulators never had.
+func simState() []string {
+	return []string{event.BucketSynced, event.BucketCustomerMap, event.BucketInventory}
+}
+
+func (st *Stack) applyStreams(ctx context.Context, sims, demo bool) error {
 	nc, js, err := stream.Connect(st.NATS.ClientURL(), "", "mlc-dev", zerolog.Nop())
 	if err != nil {
 		return err
 	}
 	defer nc.Close()
-	_, err = stream.ApplyDeclared(ctx, js, nil)
-	return err
+	if sims {
+		for _, b := range simState() {
+			if err := js.DeleteKeyValue(ctx, b); err != nil && !errors.Is(err, jetstream.ErrBucketNotFound) {
+				return fmt.Errorf("reset %s: %w", b, err)
+			}
+		}
+	}
+	if _, err = stream.ApplyDeclared(ctx, js, nil); err != nil || !demo {
+		return err
+	}
+	return SaveDemoSettings(ctx, js)
 }
 
 func pickAddr(port int) (string, error) {
@@ -396,6 +460,9 @@ func (st *Stack) Stop() error {
 		cancel()
 	}
 	st.shutdownNATS()
+	if st.ClickHouse != nil {
+		st.ClickHouse.Stop()
+	}
 	for _, f := range st.files {
 		f.Close()
 	}

@@ -17,7 +17,10 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/ml-connector/ml-connector/pkg/connection"
+	"github.com/ml-connector/ml-connector/pkg/secrets"
 	"github.com/ml-connector/ml-connector/pkg/sim/commercesim"
 	"github.com/ml-connector/ml-connector/pkg/sim/netsuitesim"
 )
@@ -143,6 +146,26 @@ func (s *Sims) NetSuiteConnection() connection.NetSuite {
 		AccountID: SimAccountID, ClientID: SimClientID, CertificateID: SimCertificateID,
 		PrivateKeyPEM: string(s.netsuiteKeyPEM), BaseURL: s.NetSuiteURL,
 	}
+}
+
+// SaveConnections stores working connections to both simulators,
+// encrypted under keys in mlc_credentials, as `mlc connect` would.
+func (s *Sims) SaveConnections(ctx context.Context, js jetstream.JetStream, keys *secrets.Keyring) error {
+	kv, err := js.KeyValue(ctx, secrets.Bucket)
+	if err != nil {
+		return fmt.Errorf("bucket %s: %w", secrets.Bucket, err)
+	}
+	creds := secrets.NewStore(kv, keys)
+	conns, err := s.CommerceConnections()
+	if err != nil {
+		return err
+	}
+	for _, c := range conns {
+		if err := connection.SaveCommerce(ctx, creds, c); err != nil {
+			return err
+		}
+	}
+	return connection.SaveNetSuite(ctx, creds, s.NetSuiteConnection())
 }
 
 // CommerceConnections are working connections to every simulated store,
