@@ -38,6 +38,9 @@ type Config struct {
 	// messages or BatchWait has passed, whichever comes first.
 	BatchSize int           `env:"MLC_AUDIT_BATCH_SIZE" envDefault:"5000"`
 	BatchWait time.Duration `env:"MLC_AUDIT_BATCH_WAIT" envDefault:"1s"`
+	// Workers is how many batch loops share each stream's consumer: one
+	// fetches and acks while another inserts.
+	Workers int `env:"MLC_AUDIT_WORKERS" envDefault:"2"`
 	// LagInterval is how often the lag per stream is measured.
 	LagInterval time.Duration `env:"MLC_AUDIT_LAG_INTERVAL" envDefault:"5s"`
 }
@@ -52,13 +55,16 @@ func (c Config) Validate() error {
 		return fmt.Errorf("MLC_AUDIT_RETENTION_DAYS must be 0 (forever) or more, got %d", c.RetentionDays)
 	case c.BatchSize < 1 || c.BatchSize > maxBatch:
 		return fmt.Errorf("MLC_AUDIT_BATCH_SIZE must be 1..%d, got %d", maxBatch, c.BatchSize)
+	case c.Workers < 1 || c.Workers*c.BatchSize > maxBatch:
+		return fmt.Errorf("MLC_AUDIT_WORKERS (%d) x MLC_AUDIT_BATCH_SIZE (%d) must be 1..%d", c.Workers, c.BatchSize, maxBatch)
 	case c.BatchWait <= 0 || c.LagInterval <= 0:
 		return fmt.Errorf("MLC_AUDIT_BATCH_WAIT and MLC_AUDIT_LAG_INTERVAL must be positive")
 	}
 	return nil
 }
 
-// maxBatch stays under the consumers' max_ack_pending (20000, streams/).
+// maxBatch: all workers' batches in flight stay within the consumers'
+// max_ack_pending (20000, streams/).
 const maxBatch = 20000
 
 // Run runs the service until ctx is done.

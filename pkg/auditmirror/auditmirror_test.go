@@ -391,7 +391,7 @@ func TestUnconfiguredStaysUnready(t *testing.T) {
 
 func TestConfigRejects(t *testing.T) {
 	base := map[string]string{"MLC_NATS_URL": "nats://127.0.0.1:1"}
-	for k, v := range map[string]string{"MLC_AUDIT_RETENTION_DAYS": "-1", "MLC_AUDIT_BATCH_SIZE": "0", "MLC_AUDIT_BATCH_WAIT": "0s"} {
+	for k, v := range map[string]string{"MLC_AUDIT_RETENTION_DAYS": "-1", "MLC_AUDIT_BATCH_SIZE": "0", "MLC_AUDIT_BATCH_WAIT": "0s", "MLC_AUDIT_WORKERS": "5"} {
 		env := map[string]string{k: v}
 		for bk, bv := range base {
 			env[bk] = bv

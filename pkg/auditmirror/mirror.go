@@ -89,7 +89,9 @@ func (m *Mirror) Run(ctx context.Context) error {
 
 	g, gctx := errgroup.WithContext(ctx)
 	for _, name := range event.Streams() {
-		g.Go(func() error { return m.consume(gctx, store, name) })
+		for range m.cfg.Workers {
+			g.Go(func() error { return m.consume(gctx, store, name) })
+		}
 	}
 	g.Go(func() error { m.watchLag(gctx); return nil })
 	if !store.Dialect().TTL() {
