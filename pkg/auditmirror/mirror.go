@@ -213,7 +213,7 @@ func (m *Mirror) insert(ctx context.Context, store *audit.Store, name string, ro
 			m.setState(nil)
 			return nil
 		}
-		m.setState(err) // before the metric: tests read one, then the other
+		m.setState(err) // unready by the time the failure is counted
 		m.m.InsertFailures.Inc()
 		d := retry.Backoff(attempt, backoffBase, backoffCap, rand.Float64)
 		m.log.Warn().Err(err).Str("stream", name).Int("rows", len(rows)).Dur("retry_in", d).Msg("insert failed; holding the batch")
