@@ -433,6 +433,7 @@ func (p *Publisher) run(ctx context.Context, opts RunOptions) (*Summary, error) 
 		}
 		problems = nil // about items outside the run
 	}
+	cat.Items = nil // bySKU has them; let the GC have the rest while the stores run
 	sum.SKUs, sum.Problems = len(bySKU), problems
 	for _, pr := range problems {
 		p.log.Warn().Str("item", pr.ItemID).Str("sku", pr.SKU).Str("reason", pr.Reason).Msg("NetSuite item skipped")
