@@ -236,7 +236,7 @@ func TestInvoiceWaitIsBounded(t *testing.T) {
 // the write), every command succeeds once: no duplicate record, no
 // duplicated line, never more than 5 requests in flight.
 func TestFaults(t *testing.T) {
-	const n = 120
+	const n = 80
 	e := newEnv(t, netsuitesim.Config{ConcurrencyLimit: 5, Latency: time.Millisecond, ErrorRate: 0.05, Seed: 7}, settingsFor(5))
 	e.NetSuite.FailNext("record/v1/salesOrder", 40, netsuitesim.Fault500AfterWrite)
 	e.NetSuite.FailNext("record/v1/invoice", 20, netsuitesim.Fault500AfterWrite)
@@ -270,7 +270,7 @@ func TestFaults(t *testing.T) {
 		t.Errorf("%d customers, want 30", got)
 	}
 	st := e.NetSuite.Stats()
-	if st.ErrorsInjected < 70 || len(st.DuplicateExternalIDs) != 0 || st.PeakOffered > 5 || st.Throttled != 0 {
+	if st.ErrorsInjected < 60 || len(st.DuplicateExternalIDs) != 0 || st.PeakOffered > 5 || st.Throttled != 0 {
 		t.Errorf("stats %+v", st)
 	}
 }
@@ -308,7 +308,7 @@ func TestValidationErrorToDLQ(t *testing.T) {
 // the same new buyer's orders are handled at the same moment, every
 // command settled once, the budget shared (never above the limit).
 func TestTwoReplicas(t *testing.T) {
-	const n = 150
+	const n = 100
 	e := newEnv(t, netsuitesim.Config{ConcurrencyLimit: 4, Latency: 2 * time.Millisecond}, settingsFor(4))
 	var cmds []event.NetSuiteCommand
 	for i := 0; i < n; i++ {
@@ -336,8 +336,8 @@ func TestTwoReplicas(t *testing.T) {
 	if got := len(e.NetSuite.Records(netsuite.TypeCustomer)); got != n/5 {
 		t.Errorf("%d customers, want %d", got, n/5)
 	}
-	if got := len(e.NetSuite.Records(netsuite.TypeInvoice)); got != n/3 {
-		t.Errorf("%d invoices, want %d", got, n/3)
+	if got, want := len(e.NetSuite.Records(netsuite.TypeInvoice)), (n+2)/3; got != want {
+		t.Errorf("%d invoices, want %d", got, want)
 	}
 	if st := e.NetSuite.Stats(); len(st.DuplicateExternalIDs) != 0 || st.PeakOffered > 4 || st.Throttled != 0 {
 		t.Errorf("stats %+v", st)
