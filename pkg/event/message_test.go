@@ -32,7 +32,7 @@ func wrap(t *testing.T, m Message) []byte {
 func sampleCommand() NetSuiteCommand {
 	return NetSuiteCommand{
 		Kind: KindSalesOrder, Store: "en_us", SourceID: "000000042", ExternalID: "mlc-so-en__us-000000042",
-		Record: json.RawMessage(`{"otherRefNum":"000000042","item":{"items":[{"item":{"id":"101"},"quantity":1}]}}`),
+		Record:     json.RawMessage(`{"otherRefNum":"000000042","item":{"items":[{"item":{"id":"101"},"quantity":1}]}}`),
 		Subsidiary: "2",
 		Customer: &CustomerRef{BuyerKey: "7", ExternalID: "mlc-cust-en__us-7", Email: "a@b.c",
 			Record: json.RawMessage(`{"email":"a@b.c"}`)},

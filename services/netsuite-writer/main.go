@@ -6,8 +6,8 @@ import (
 	"context"
 	"os"
 
-	"github.com/ml-connector/ml-connector/pkg/writer"
 	"github.com/ml-connector/ml-connector/pkg/service"
+	"github.com/ml-connector/ml-connector/pkg/writer"
 )
 
 func main() { service.Main(writer.Name, run) }

@@ -6,8 +6,8 @@ import (
 	"context"
 	"os"
 
-	"github.com/ml-connector/ml-connector/pkg/transform"
 	"github.com/ml-connector/ml-connector/pkg/service"
+	"github.com/ml-connector/ml-connector/pkg/transform"
 )
 
 func main() { service.Main(transform.Name, run) }
