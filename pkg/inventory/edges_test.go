@@ -372,7 +372,9 @@ func TestSettingsValidate(t *testing.T) {
 	}, `stores["en_us"].schedule`)
 	bad("buffer", func(s *inventory.Settings) { s.Stores = map[string]inventory.StoreSettings{"x": {SafetyBuffer: &neg}} }, "safety_buffer")
 	bad("source code", func(s *inventory.Settings) { s.Sources = map[string]string{"1": "eu warehouse"} }, "sources")
-	bad("default source", func(s *inventory.Settings) { s.Stores = map[string]inventory.StoreSettings{"x": {DefaultSource: &spaced}} }, "default_source")
+	bad("default source", func(s *inventory.Settings) {
+		s.Stores = map[string]inventory.StoreSettings{"x": {DefaultSource: &spaced}}
+	}, "default_source")
 	bad("batch", func(s *inventory.Settings) { s.BatchSize = 0 }, "batch_size")
 	bad("mode", func(s *inventory.Settings) { s.WriteMode = "async" }, "write_mode")
 	bad("basis", func(s *inventory.Settings) { s.StockBasis = "salable" }, "stock_basis")

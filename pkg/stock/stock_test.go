@@ -18,7 +18,9 @@ func dp(s string) *decimal.Decimal {
 	return &v
 }
 
-func lv(loc, avail, onhand string) Level { return Level{Location: loc, Available: d(avail), OnHand: d(onhand)} }
+func lv(loc, avail, onhand string) Level {
+	return Level{Location: loc, Available: d(avail), OnHand: d(onhand)}
+}
 
 func render(qs []event.SourceQuantity) string {
 	var parts []string
