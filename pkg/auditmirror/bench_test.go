@@ -35,7 +35,11 @@ func BenchmarkMirror(b *testing.B) {
 	total := h.total(b)
 	b.ResetTimer()
 	start := time.Now()
-	svc := h.run(b) // ready once ClickHouse answered and the schema is migrated
+	var opts []servicetest.RunOption
+	if w := os.Getenv("AUDIT_BENCH_WORKERS"); w != "" {
+		opts = append(opts, servicetest.Setenv(map[string]string{"MLC_AUDIT_WORKERS": w}))
+	}
+	svc := h.run(b, opts...) // ready once ClickHouse answered and the schema is migrated
 	s := h.store(b)
 	h.waitMirrored(b, s)
 	elapsed := time.Since(start)
