@@ -70,3 +70,17 @@ func TestCheck(t *testing.T) {
 		t.Fatal("no server: want an error")
 	}
 }
+
+// FuzzTarget: no MLC_HTTP_ADDR makes target panic, and an accepted one is
+// a loopback or explicit host URL with the path.
+func FuzzTarget(f *testing.F) {
+	for _, s := range []string{"", ":8080", "0.0.0.0:9000", "[::]:8080", "[::1]:1", "host:port:x", "\x00:1", "[", "]:"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, addr string) {
+		u, err := target(addr, "/healthz")
+		if err == nil && !strings.HasPrefix(u, "http://") || err == nil && !strings.HasSuffix(u, "/healthz") {
+			t.Fatalf("target(%q) = %q", addr, u)
+		}
+	})
+}
