@@ -181,9 +181,6 @@ type StoreSummary struct {
 	Duplicates   int    `json:"duplicates"`
 }
 
-// Changed is how many SKUs of the store were published.
-func (s StoreSummary) Changed() int { return s.Published + s.Duplicates }
-
 // Run waits for the run lease (another run of any replica or CLI finishes
 // first), runs once and releases it.
 func (p *Publisher) Run(ctx context.Context, opts RunOptions) (*Summary, error) {
