@@ -14,6 +14,7 @@ import (
 
 	"github.com/ml-connector/ml-connector/pkg/connection"
 	"github.com/ml-connector/ml-connector/pkg/event"
+	"github.com/ml-connector/ml-connector/pkg/inventory"
 	"github.com/ml-connector/ml-connector/pkg/itemmap"
 	"github.com/ml-connector/ml-connector/pkg/mapping"
 	"github.com/ml-connector/ml-connector/pkg/netsuite"
@@ -42,6 +43,8 @@ func settingKinds() []settingKind {
 			newDoc: func() settings.Validator { return &connection.NetSuiteSettings{} }},
 		{key: writer.SettingsKey, what: "netsuite-writer: concurrency budget, headroom, how long an invoice waits for its order",
 			newDoc: func() settings.Validator { return writer.NewSettings() }},
+		{key: inventory.SettingsKey, what: "inventory-publisher: schedule, SKU field, price level, locations to MSI sources, safety buffer, stock basis",
+			newDoc: func() settings.Validator { return inventory.DefaultSettings() }},
 	}
 }
 
