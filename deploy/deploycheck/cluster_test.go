@@ -253,6 +253,21 @@ func testServiceJob(t *testing.T, c *cluster, op *client, s natsauth.Service) {
 			t.Errorf("fetch %s: %d messages, %v", name, got, err)
 		}
 	}
+	for _, name := range s.UpdateConsumers {
+		st, durable, _ := strings.Cut(name, "/")
+		cons, err := cl.js.Consumer(ctx, st, durable)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := cons.CachedInfo().Config
+		was := cfg.MaxAckPending
+		for _, n := range []int{was + 1, was} {
+			cfg.MaxAckPending = n
+			if _, err := cl.js.UpdateConsumer(ctx, st, cfg); err != nil {
+				t.Errorf("update %s max_ack_pending %d: %v", name, n, err)
+			}
+		}
+	}
 	for _, g := range s.KV {
 		opKV, err := op.js.KeyValue(ctx, g.Bucket)
 		if err != nil {
@@ -327,7 +342,7 @@ var credentialKeys = []string{"netsuite", "commerce.default", "commerce.en__us",
 // service publishes to its own and no other.
 var streamSubjects = []string{
 	"commerce.order.placed.default", "commerce.invoice.captured.en__us",
-	"netsuite.upsert.salesorder", "netsuite.upsert.customer",
+	"netsuite.upsert.salesorder", "netsuite.upsert.invoice", "netsuite.upsert.customer",
 	"sync.ok.salesorder", "sync.failed.invoice",
 	"inventory.item.changed",
 	"dlq.commerce.order.placed.default", "dlq.netsuite.upsert.salesorder", "dlq.inventory.item.changed", "dlq.sync.ok.salesorder",
@@ -338,6 +353,10 @@ func testServiceLimits(t *testing.T, c *cluster, s natsauth.Service) {
 	cl := c.connect(t, s.Name)
 	ctx, cancel := context.WithTimeout(context.Background(), wait)
 	defer cancel()
+	defs, err := stream.Load(streams.FS)
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	// Stream subjects outside its own: no forged orders, commands or outcomes.
 	for _, subj := range streamSubjects {
@@ -354,7 +373,6 @@ func testServiceLimits(t *testing.T, c *cluster, s natsauth.Service) {
 	}
 
 	// Credentials: only the keys it was given, and never in bulk.
-	var err error
 	var credKeys []string
 	for _, g := range s.KV {
 		if g.Bucket == "mlc_credentials" {
@@ -428,6 +446,14 @@ func testServiceLimits(t *testing.T, c *cluster, s natsauth.Service) {
 			cl.denied(t, "Publish", subj, cl.request(subj, []byte(`{"seq":1}`)))
 		}
 	}
+	for _, c := range defs.Consumers {
+		name := c.Stream + "/" + c.Config.Durable
+		if contains(s.UpdateConsumers, name) {
+			continue
+		}
+		subj := "$JS.API.CONSUMER.CREATE." + c.Stream + "." + c.Config.Durable + "." + c.Config.FilterSubject
+		cl.denied(t, "Publish", subj, cl.request(subj, []byte(`{"stream_name":"`+c.Stream+`","action":"update","config":{"durable_name":"`+c.Config.Durable+`","max_ack_pending":100000}}`)))
+	}
 	for _, other := range []string{"COMMERCE/transform", "NETSUITE/netsuite-writer", "INVENTORY/commerce-writer", "COMMERCE/audit-mirror"} {
 		if contains(s.Consumers, other) {
 			continue
@@ -485,6 +511,7 @@ var policy = struct {
 	writers: map[string][]string{
 		"commerce.order.placed.default":     {"ingest"},
 		"netsuite.upsert.salesorder":        {"transform"},
+		"netsuite.upsert.invoice":           {"transform", "netsuite-writer"}, // the writer requeues an invoice waiting for its order
 		"sync.ok.salesorder":                {"transform", "netsuite-writer", "inventory-publisher"},
 		"inventory.item.changed":            {"inventory-publisher"},
 		"dlq.commerce.order.placed.default": {"transform"},

@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"unicode"
@@ -54,6 +55,10 @@ type Service struct {
 	// Consumers are durable pull consumers it fetches from and acks on,
 	// as "<STREAM>/<durable>" (the file layout of streams/).
 	Consumers []string `json:"consumers"`
+	// UpdateConsumers are durables (of Consumers) whose configuration it
+	// may change (netsuite-writer sets its max_ack_pending to the NetSuite
+	// concurrency budget). Creating consumers stays the operator's.
+	UpdateConsumers []string `json:"update_consumers,omitempty"`
 	// DirectGet are streams whose messages it may read by sequence or
 	// subject (audit-mirror measures its lag by the oldest unmirrored one).
 	DirectGet []string `json:"direct_get,omitempty"`
@@ -150,6 +155,11 @@ func (p Permissions) Validate() error {
 				bad("%s: consumer %q: want STREAM/durable", s.Name, c)
 			}
 		}
+		for _, c := range s.UpdateConsumers {
+			if !slices.Contains(s.Consumers, c) {
+				bad("%s: update_consumers %q is not one of its consumers", s.Name, c)
+			}
+		}
 		buckets := map[string]bool{}
 		for _, g := range s.KV {
 			if !bucketRe.MatchString(g.Bucket) {
@@ -239,6 +249,12 @@ func (s Service) Subjects() Subjects {
 	pub := append([]string(nil), s.Publish...)
 	for _, st := range s.Streams {
 		pub = append(pub, "$JS.API.STREAM.INFO."+st)
+	}
+	for _, c := range s.UpdateConsumers {
+		st, d, _ := strings.Cut(c, "/")
+		// An update is a create request on the durable's name (with its
+		// filter in the subject): the durable must exist for "update".
+		pub = append(pub, "$JS.API.CONSUMER.CREATE."+st+"."+d+".>")
 	}
 	for _, st := range s.DirectGet {
 		pub = append(pub, "$JS.API.DIRECT.GET."+st, "$JS.API.DIRECT.GET."+st+".>")

@@ -111,6 +111,9 @@ func TestInvalidPermissionsAreRefused(t *testing.T) {
 			return strings.Replace(s, `"streams": ["COMMERCE"]`, `"streams": ["commerce"]`, 1)
 		},
 		"bucket listed twice": func(s string) string { return strings.Replace(s, `"mlc_checkpoints"`, `"mlc_credentials"`, 1) },
+		"update a durable it does not consume": func(s string) string {
+			return strings.Replace(s, `"consumers": ["COMMERCE/transform"],`, `"consumers": ["COMMERCE/transform"], "update_consumers": ["NETSUITE/netsuite-writer"],`, 1)
+		},
 	} {
 		t.Run(name, func(t *testing.T) {
 			if _, err := Parse([]byte(edit(minimal))); !errors.Is(err, ErrInvalid) {
