@@ -48,7 +48,9 @@ type Parent struct {
 
 // ParentOf returns the Parent of a received message whose envelope has
 // already been decoded.
-func ParentOf(env event.Envelope, hdr nats.Header) Parent { return Parent{EventID: env.ID, Header: hdr} }
+func ParentOf(env event.Envelope, hdr nats.Header) Parent {
+	return Parent{EventID: env.ID, Header: hdr}
+}
 
 type publishOptions struct {
 	origin      string
