@@ -2,6 +2,9 @@ package main
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -16,92 +19,228 @@ func newBenchCmd() *cobra.Command {
 	return cmd
 }
 
+// benchIngestFlags are `mlc bench ingest`'s settings.
+type benchIngestFlags struct {
+	runs        string
+	rate        float64
+	duration    time.Duration
+	warmup      time.Duration
+	slo         time.Duration
+	startRate   float64
+	maxRate     float64
+	step        time.Duration
+	requests    int
+	concurrency int
+	mode        string
+	syncs       string
+	processes   bool
+	ingestBin   string
+	natsBin     string
+	cache       string
+	ingestEnv   []string
+}
+
 func newBenchIngestCmd() *cobra.Command {
-	var (
-		rate        float64
-		duration    time.Duration
-		requests    int
-		concurrency int
-		mode        string
-		sync        string
-	)
+	var f benchIngestFlags
 	cmd := &cobra.Command{
 		Use:   "ingest",
-		Short: "Drive signed order webhooks at ingest and report throughput and latency",
-		Long: `Starts an embedded JetStream server and ingest in this process, prepares distinct
-order webhooks (real Commerce-simulator payloads, signed the Commerce way), then runs:
+		Short: "Drive signed order webhooks at ingest and report latency, max rate and CPU per webhook",
+		Long: `Starts JetStream and ingest (in this process, or with --processes each as its own process,
+as an operator runs them), prepares distinct order webhooks (real Commerce-simulator payloads,
+2-4 KB, signed the Commerce way) and runs, for each --sync setting:
 
-  fixed   --rate requests/s for --duration, open loop: latency counts from when a
-          request was due, so queueing shows up in p99
-  max     --requests as fast as ingest answers with --concurrency senders
+  fixed     open loop at --rate for --duration after --warmup: request i is due at
+            start + i/rate whatever happened before it, latency counts from that due time
+            (no coordinated omission), percentiles from an HdrHistogram
+  find-max  fixed-rate steps of --step from --start-rate, doubling until p99 exceeds --slo
+            (or a request fails), then bisecting: the highest rate that held the SLO
+  closed    --requests from --concurrency senders as fast as ingest answers (closed loop:
+            it hides queueing; for comparison with older figures only)
 
 Latency is request to {"op":"success"}: verified, stored and acknowledged by JetStream.
-Both runs are repeated with JetStream's default sync interval and with sync_interval
-always (--sync default|always|both).`,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx := cmd.Context()
-			var syncs []bool
-			switch sync {
-			case "both":
-				syncs = []bool{false, true}
-			case "default":
-				syncs = []bool{false}
-			case "always":
-				syncs = []bool{true}
-			default:
-				return fmt.Errorf("--sync %q: want default, always or both", sync)
+CPU is seconds per 1,000 webhooks (= ms per webhook) from /proc/<pid>/stat of each process;
+a part that runs inside the bench's own process is counted in the BENCH column with the
+load generator. The load generator always shares the machine.
+
+--sync takes JetStream sync_interval settings: default (the server's, fsync every 2 min),
+a duration such as 1s, always (fsync before every ack, the production setting).
+Signed webhooks are cached in --cache (RSA signing costs far more than ingest does).`,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runBenchIngest(cmd, f) },
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.runs, "run", "fixed,find-max", "runs, comma-separated: fixed, find-max, closed")
+	fl.Float64Var(&f.rate, "rate", 1000, "requests per second of the fixed-rate run")
+	fl.DurationVar(&f.duration, "duration", 10*time.Second, "measured length of the fixed-rate run")
+	fl.DurationVar(&f.warmup, "warmup", 2*time.Second, "unmeasured lead-in of the fixed-rate run (find-max steps use 1s)")
+	fl.DurationVar(&f.slo, "slo", 5*time.Millisecond, "find-max: the p99 latency a rate must hold")
+	fl.Float64Var(&f.startRate, "start-rate", 500, "find-max: first rate")
+	fl.Float64Var(&f.maxRate, "max-rate", 20000, "find-max: highest rate tried")
+	fl.DurationVar(&f.step, "step", 5*time.Second, "find-max: measured length of each rate")
+	fl.IntVar(&f.requests, "requests", 20000, "closed: requests")
+	fl.IntVar(&f.concurrency, "concurrency", 32, "closed: senders")
+	fl.StringVar(&f.mode, "mode", "rsa", "webhook signatures: rsa (Commerce's scheme) or hmac")
+	fl.StringVar(&f.syncs, "sync", "default,always", "JetStream sync_interval settings, comma-separated: default, always, or a duration (1s)")
+	fl.BoolVar(&f.processes, "processes", false, "run ingest and nats-server as their own processes (built with go build unless given below)")
+	fl.StringVar(&f.ingestBin, "ingest-binary", "", "run this services/ingest binary as its own process")
+	fl.StringVar(&f.natsBin, "nats-server", "", "run this nats-server binary as its own process")
+	fl.StringVar(&f.cache, "cache", defaultBenchCache(), `directory keeping signed webhooks across runs ("" signs afresh)`)
+	fl.StringArrayVar(&f.ingestEnv, "ingest-env", nil, "KEY=VALUE added to a separate ingest process's environment (repeatable)")
+	return cmd
+}
+
+func defaultBenchCache() string {
+	d, err := os.UserCacheDir()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(d, "mlc", "bench")
+}
+
+func runBenchIngest(cmd *cobra.Command, f benchIngestFlags) error {
+	ctx := cmd.Context()
+	errOut := cmd.ErrOrStderr()
+	runs := map[string]bool{}
+	for _, r := range strings.Split(f.runs, ",") {
+		r = strings.TrimSpace(r)
+		if r != "fixed" && r != "find-max" && r != "closed" {
+			return fmt.Errorf("--run %q: want fixed, find-max or closed", r)
+		}
+		runs[r] = true
+	}
+	var syncs []string
+	for _, s := range strings.Split(f.syncs, ",") {
+		s = strings.TrimSpace(s)
+		if _, _, err := bench.ParseSync(s); err != nil {
+			return err
+		}
+		syncs = append(syncs, s)
+	}
+	env := map[string]string{}
+	for _, kv := range f.ingestEnv {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return fmt.Errorf("--ingest-env %q: want KEY=VALUE", kv)
+		}
+		env[k] = v
+	}
+	if f.processes && (f.ingestBin == "" || f.natsBin == "") {
+		dir, err := os.MkdirTemp("", "mlc-bench-bin-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		fmt.Fprintln(errOut, "building services/ingest and nats-server ...")
+		ib, nb, err := bench.BuildBinaries(ctx, dir)
+		if err != nil {
+			return err
+		}
+		if f.ingestBin == "" {
+			f.ingestBin = ib
+		}
+		if f.natsBin == "" {
+			f.natsBin = nb
+		}
+	}
+	var results []bench.Result
+	var maxes []bench.Result
+	for _, s := range syncs {
+		tg, err := bench.StartIngest(ctx, bench.TargetOptions{Mode: f.mode, Sync: s, IngestBinary: f.ingestBin,
+			NATSBinary: f.natsBin, IngestEnv: env, Cache: f.cache})
+		if err != nil {
+			return err
+		}
+		err = func() error {
+			defer tg.Stop()
+			take := func(n int, what string) ([]bench.Request, error) {
+				bar := progressbar.NewOptions(n, progressbar.OptionSetWriter(errOut),
+					progressbar.OptionSetDescription("webhooks for "+what), progressbar.OptionClearOnFinish(),
+					progressbar.OptionSetVisibility(isTerminal(errOut)))
+				defer bar.Finish()
+				return tg.Requests(n, func() { _ = bar.Add(1) })
 			}
-			fixedN := int(rate * duration.Seconds())
-			var results []bench.Result
-			for _, always := range syncs {
-				label := "sync default"
-				if always {
-					label = "sync always"
-				}
-				tg, err := bench.StartIngest(ctx, bench.TargetOptions{Mode: mode, SyncAlways: always})
+			if runs["fixed"] {
+				reqs, err := take(int(f.rate*(f.warmup+f.duration).Seconds()), "fixed rate")
 				if err != nil {
 					return err
 				}
-				bar := progressbar.NewOptions(fixedN+requests, progressbar.OptionSetWriter(cmd.ErrOrStderr()),
-					progressbar.OptionSetDescription("signing webhooks ("+label+")"), progressbar.OptionClearOnFinish(),
-					progressbar.OptionSetVisibility(isTerminal(cmd.ErrOrStderr())))
-				reqs, err := tg.Requests(fixedN+requests, func() { _ = bar.Add(1) })
-				_ = bar.Finish()
+				fmt.Fprintf(errOut, "sync %s, %s: %.0f/s open loop for %v (+%v warm-up)\n", s, tg.Where(), f.rate, f.duration, f.warmup)
+				results = append(results, tg.OpenLoop(ctx, fmt.Sprintf("fixed %.0f/s", f.rate), reqs, bench.RunOptions{Rate: f.rate, Warmup: f.warmup}))
+			}
+			if runs["find-max"] {
+				fmt.Fprintf(errOut, "sync %s, %s: find-max under p99 %v, steps of %v from %.0f/s (signing each step's webhooks first)\n",
+					s, tg.Where(), f.slo, f.step, f.startRate)
+				best, steps, err := tg.FindMax(ctx, "find-max", bench.FindMaxOptions{SLO: f.slo, Start: f.startRate, Max: f.maxRate, Step: f.step,
+					Progress: func(r bench.Result) {
+						fmt.Fprintf(errOut, "  %.0f/s: p99 %s, %d errors, %.0f ok/s -> %s\n", r.Rate, ms(r.P99), r.Errors, r.Throughput, passFail(r.Passes(f.slo)))
+					}})
+				results = append(results, steps...)
 				if err != nil {
-					tg.Stop()
 					return err
 				}
-				fmt.Fprintf(cmd.ErrOrStderr(), "running %s: %d req at %.0f/s, then %d req with %d senders\n", label, fixedN, rate, requests, concurrency)
-				results = append(results,
-					tg.FixedRate(ctx, fmt.Sprintf("fixed %.0f/s, %s", rate, label), reqs[:fixedN], rate),
-					tg.MaxThroughput(ctx, fmt.Sprintf("max, %d senders, %s", concurrency, label), reqs[fixedN:], concurrency))
-				tg.Stop()
+				best.Name = fmt.Sprintf("max at p99 <= %v", f.slo)
+				best.Sync, best.Where = s, tg.Where()
+				maxes = append(maxes, best)
 			}
-			if jsonOutput(cmd) {
-				return printJSON(cmd.OutOrStdout(), results)
-			}
-			rows := [][]string{{"RUN", "REQUESTS", "ERRORS", "THROUGHPUT/s", "P50", "P90", "P99", "MAX"}}
-			for _, r := range results {
-				rows = append(rows, []string{r.Name, fmt.Sprint(r.Requests), fmt.Sprint(r.Errors), fmt.Sprintf("%.0f", r.Throughput),
-					ms(r.P50), ms(r.P90), ms(r.P99), ms(r.Max)})
-			}
-			printTable(cmd.OutOrStdout(), rows)
-			for _, r := range results {
-				if r.FirstError != "" {
-					fmt.Fprintf(cmd.OutOrStdout(), "%s: first error: %s\n", r.Name, r.FirstError)
+			if runs["closed"] {
+				reqs, err := take(f.requests, "closed loop")
+				if err != nil {
+					return err
 				}
+				fmt.Fprintf(errOut, "sync %s, %s: %d requests, %d senders, closed loop\n", s, tg.Where(), f.requests, f.concurrency)
+				results = append(results, tg.ClosedLoop(ctx, fmt.Sprintf("closed, %d senders", f.concurrency), reqs, f.concurrency))
 			}
 			return nil
-		},
+		}()
+		if err != nil {
+			return err
+		}
 	}
-	f := cmd.Flags()
-	f.Float64Var(&rate, "rate", 1000, "requests per second of the fixed-rate run")
-	f.DurationVar(&duration, "duration", 5*time.Second, "length of the fixed-rate run")
-	f.IntVar(&requests, "requests", 20000, "requests of the max-throughput run")
-	f.IntVar(&concurrency, "concurrency", 32, "senders of the max-throughput run")
-	f.StringVar(&mode, "mode", "rsa", "webhook signatures: rsa (Commerce's scheme) or hmac")
-	f.StringVar(&sync, "sync", "both", "JetStream fsync: default, always or both")
-	return cmd
+	if jsonOutput(cmd) {
+		return printJSON(cmd.OutOrStdout(), map[string]any{"runs": results, "max": maxes})
+	}
+	out := cmd.OutOrStdout()
+	printTable(out, benchRows(append(results, maxes...)))
+	fmt.Fprintf(out, "\nCPU in seconds per 1,000 webhooks (= ms per webhook); BENCH holds the %s.\n", benchHolds(results))
+	for _, r := range results {
+		if r.FirstError != "" {
+			fmt.Fprintf(out, "%s, sync %s: first error: %s\n", r.Name, r.Sync, r.FirstError)
+		}
+	}
+	return nil
+}
+
+func benchRows(results []bench.Result) [][]string {
+	rows := [][]string{{"RUN", "SYNC", "WHERE", "REQUESTS", "ERRORS", "OK/s", "P50", "P90", "P99", "P99.9", "MAX", "SEND LAG P99",
+		"INGEST CPU", "NATS CPU", "BENCH CPU"}}
+	cpu := func(v float64, separate bool) string {
+		if !separate {
+			return "-"
+		}
+		return fmt.Sprintf("%.3f", v)
+	}
+	for _, r := range results {
+		rows = append(rows, []string{r.Name, r.Sync, r.Where, fmt.Sprint(r.Requests), fmt.Sprint(r.Errors), fmt.Sprintf("%.0f", r.Throughput),
+			ms(r.P50), ms(r.P90), ms(r.P99), ms(r.P999), ms(r.Max), ms(r.SendLagP99),
+			cpu(r.CPU.Ingest, !strings.Contains(r.CPU.BenchHolds, "ingest")), cpu(r.CPU.NATS, !strings.Contains(r.CPU.BenchHolds, "nats")),
+			cpu(r.CPU.Bench, true)})
+	}
+	return rows
+}
+
+func benchHolds(results []bench.Result) string {
+	for _, r := range results {
+		if r.CPU.BenchHolds != "" {
+			return r.CPU.BenchHolds
+		}
+	}
+	return "load generator"
+}
+
+func passFail(ok bool) string {
+	if ok {
+		return "holds"
+	}
+	return "fails"
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.2fms", float64(d.Microseconds())/1000) }

@@ -1,74 +1,111 @@
 // Package bench measures ml-connector's services as an operator runs them:
-// real JetStream, the real service started in-process, load over loopback.
-// `mlc bench` and the Go benchmarks use it; nothing here asserts a speed.
+// real JetStream, the real service (in this process or as its own binary),
+// load over loopback. `mlc bench` and the Go benchmarks use it; nothing here
+// asserts a speed.
 package bench
 
 import (
-	"bytes"
 	"context"
-	"crypto/rand"
-	"crypto/rsa"
-	"crypto/x509"
 	"encoding/base64"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
-	"runtime"
-	"sort"
+	"os/exec"
+	"path/filepath"
 	"strings"
-	"sync"
-	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 
 	"github.com/ml-connector/ml-connector/pkg/commerce"
 	"github.com/ml-connector/ml-connector/pkg/connection"
-	"github.com/ml-connector/ml-connector/pkg/devstack"
 	"github.com/ml-connector/ml-connector/pkg/freeport"
 	"github.com/ml-connector/ml-connector/pkg/ingest"
 	"github.com/ml-connector/ml-connector/pkg/secrets"
-	"github.com/ml-connector/ml-connector/pkg/sim/commercesim"
 	"github.com/ml-connector/ml-connector/pkg/stream"
 )
 
-// IngestTarget is an ingest service running in-process on an embedded
-// JetStream server, with one store ("bench") whose webhooks it verifies.
-type IngestTarget struct {
-	URL string // base URL of ingest
+// JetStream sync settings (nats-server's jetstream.sync_interval): the
+// server's own default (fsync every two minutes), a fixed interval such as
+// "1s", or "always" (fsync before every ack: the production setting,
+// DESIGN.md §4).
+const (
+	SyncDefault = "default"
+	SyncAlways  = "always"
+)
 
-	mode   string
-	key    *rsa.PrivateKey
-	secret []byte
-	bodies [][]byte // realistic order webhook bodies used as templates
-
-	ns     *server.Server
-	dir    string
-	stop   context.CancelFunc
-	done   chan error
-	client *http.Client
+// ParseSync reads a sync setting: SyncDefault, SyncAlways or a duration.
+func ParseSync(s string) (always bool, interval time.Duration, err error) {
+	switch s {
+	case "", SyncDefault:
+		return false, 0, nil
+	case SyncAlways:
+		return true, 0, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		return false, 0, fmt.Errorf("bench: sync %q: want default, always or a positive duration such as 1s", s)
+	}
+	return false, d, nil
 }
 
 // TargetOptions configure StartIngest.
 type TargetOptions struct {
-	Mode       string // webhook signature: "rsa" (Commerce's own scheme) or "hmac"
-	SyncAlways bool   // JetStream fsync on every write (production setting)
-	Dir        string // JetStream store; default a temporary directory removed by Stop
+	Mode string // webhook signature: "rsa" (Commerce's own scheme, default) or "hmac"
+	Sync string // JetStream sync_interval: SyncDefault, SyncAlways or a duration ("1s")
+	Dir  string // JetStream store; default a temporary directory removed by Stop
+	// IngestBinary runs this services/ingest binary as its own process
+	// instead of ingest.Run in this one.
+	IngestBinary string
+	// NATSBinary runs this nats-server binary as its own process instead
+	// of the server embedded in this one.
+	NATSBinary string
+	// IngestEnv is added to ingest's environment (GOMAXPROCS, GOGC, ...; a
+	// separate process only).
+	IngestEnv map[string]string
+	// Cache keeps the signing key and signed webhooks in this directory
+	// across runs ("" signs afresh): RSA signing costs milliseconds per
+	// webhook, far more than ingest spends on one.
+	Cache string
+}
+
+// IngestTarget is an ingest service on JetStream with one store ("bench")
+// whose webhooks it verifies, and the webhooks to send it.
+type IngestTarget struct {
+	URL string // base URL of ingest
+
+	opts TargetOptions
+	pool *RequestPool
+	dir  string
+
+	ns      *server.Server // embedded NATS, or
+	natsCmd *exec.Cmd      // nats-server as its own process
+	natsURL string
+
+	stop      context.CancelFunc // in-process ingest, or
+	done      chan error
+	ingestCmd *exec.Cmd // ingest as its own process
+	ingestLog *os.File
+
+	client *wireClient
 }
 
 // StartIngest brings up JetStream and ingest and prepares realistic webhook
 // bodies (orders from the Commerce simulator, PHP-encoded).
 func StartIngest(ctx context.Context, o TargetOptions) (*IngestTarget, error) {
-	t := &IngestTarget{mode: o.Mode, done: make(chan error, 1)}
-	if t.mode == "" {
-		t.mode = commerce.VerifyRSA
+	if o.Mode == "" {
+		o.Mode = commerce.VerifyRSA
 	}
-	t.dir = o.Dir
+	if o.Sync == "" {
+		o.Sync = SyncDefault
+	}
+	t := &IngestTarget{opts: o, dir: o.Dir}
 	if t.dir == "" {
 		d, err := os.MkdirTemp("", "mlc-bench-")
 		if err != nil {
@@ -76,26 +113,28 @@ func StartIngest(ctx context.Context, o TargetOptions) (*IngestTarget, error) {
 		}
 		t.dir = d
 	}
-	ns, err := devstack.StartNATS(t.dir, -1, o.SyncAlways)
-	if err != nil {
-		return nil, err
-	}
-	t.ns = ns
-	if err := t.prepare(ctx); err != nil {
+	if err := t.start(ctx); err != nil {
 		t.Stop()
 		return nil, err
 	}
 	return t, nil
 }
 
-func (t *IngestTarget) prepare(ctx context.Context) error {
-	nc, js, err := stream.Connect(t.ns.ClientURL(), "", "mlc-bench", zerolog.Nop())
+func (t *IngestTarget) start(ctx context.Context) error {
+	pool, err := OpenRequestPool(ctx, t.opts.Mode, t.opts.Cache)
+	if err != nil {
+		return err
+	}
+	t.pool = pool
+	if err := t.startNATS(); err != nil {
+		return err
+	}
+	nc, js, err := stream.Connect(t.natsURL, "", "mlc-bench", zerolog.Nop())
 	if err != nil {
 		return err
 	}
 	defer nc.Close()
-	spec := ingest.ServiceSpec()
-	if _, err := stream.ApplyDeclared(ctx, js, spec.Uses()); err != nil {
+	if _, err := stream.ApplyDeclared(ctx, js, ingest.ServiceSpec().Uses()); err != nil {
 		return err
 	}
 	master, err := secrets.GenerateKey()
@@ -110,28 +149,10 @@ func (t *IngestTarget) prepare(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	conn := connection.Commerce{Store: "bench", BaseURL: "http://127.0.0.1:9/rest/bench", Auth: "oauth1", Flavour: "paas",
-		OAuth1: connection.OAuth1{ConsumerKey: "k", ConsumerSecret: "s", AccessToken: "t", AccessTokenSecret: "ts"}}
-	switch t.mode {
-	case commerce.VerifyRSA:
-		if t.key, err = rsa.GenerateKey(rand.Reader, 2048); err != nil {
-			return err
-		}
-		der, err := x509.MarshalPKIXPublicKey(&t.key.PublicKey)
-		if err != nil {
-			return err
-		}
-		conn.Webhook = connection.Webhook{Mode: commerce.VerifyRSA, PublicKeys: []string{string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))}}
-	case commerce.VerifyHMAC:
-		t.secret = []byte("bench-shared-secret-0123456789abcdef")
-		conn.Webhook = connection.Webhook{Mode: commerce.VerifyHMAC, Secrets: []string{string(t.secret)}}
-	default:
-		return fmt.Errorf("bench: signature mode %q: want rsa or hmac", t.mode)
-	}
+	conn := connection.Commerce{Store: benchStore, BaseURL: "http://127.0.0.1:9/rest/bench", Auth: "oauth1", Flavour: "paas",
+		OAuth1:  connection.OAuth1{ConsumerKey: "k", ConsumerSecret: "s", AccessToken: "t", AccessTokenSecret: "ts"},
+		Webhook: pool.webhook()}
 	if err := connection.SaveCommerce(ctx, secrets.NewStore(kv, keys), conn); err != nil {
-		return err
-	}
-	if t.bodies, err = sampleBodies(ctx, 32); err != nil {
 		return err
 	}
 	addr, err := freeport.Addr()
@@ -140,277 +161,254 @@ func (t *IngestTarget) prepare(ctx context.Context) error {
 	}
 	t.URL = "http://" + addr
 	env := map[string]string{
-		"MLC_NATS_URL": t.ns.ClientURL(), "MLC_HTTP_ADDR": addr, "MLC_LOG_LEVEL": "warn",
-		"MLC_MASTER_KEY": base64.StdEncoding.EncodeToString(master), "MLC_POLL_ENABLED": "false",
-		"MLC_COMMERCE_STORE": "bench", "MLC_SHUTDOWN_TIMEOUT": "10s",
+		"MLC_NATS_URL": t.natsURL, "MLC_HTTP_ADDR": addr, "MLC_LOG_LEVEL": "info",
+		secrets.EnvMasterKey: base64.StdEncoding.EncodeToString(master), "MLC_POLL_ENABLED": "false",
+		"MLC_COMMERCE_STORE": benchStore, "MLC_SHUTDOWN_TIMEOUT": "10s",
 	}
-	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	t.stop = cancel
-	go func() { t.done <- ingest.Run(rctx, env, io.Discard) }()
-	t.client = &http.Client{Transport: &http.Transport{MaxIdleConns: 1024, MaxIdleConnsPerHost: 1024, IdleConnTimeout: time.Minute}}
+	if err := t.startIngest(ctx, env); err != nil {
+		return err
+	}
+	t.client = newWireClient(addr, maxInFlight)
+	return t.waitReady(ctx)
+}
+
+// benchStore is the one connected store.
+const benchStore = "bench"
+
+func (t *IngestTarget) startNATS() error {
+	always, interval, err := ParseSync(t.opts.Sync)
+	if err != nil {
+		return err
+	}
+	store := filepath.Join(t.dir, "jetstream")
+	if t.opts.NATSBinary == "" {
+		ns, err := server.NewServer(&server.Options{ServerName: "mlc-bench", Host: "127.0.0.1", Port: -1, JetStream: true,
+			StoreDir: store, SyncAlways: always, SyncInterval: interval, NoLog: true, NoSigs: true})
+		if err != nil {
+			return fmt.Errorf("embedded nats: %w", err)
+		}
+		go ns.Start()
+		if !ns.ReadyForConnections(10 * time.Second) {
+			ns.Shutdown()
+			return errors.New("embedded nats not ready within 10s")
+		}
+		t.ns, t.natsURL = ns, ns.ClientURL()
+		return nil
+	}
+	addr, err := freeport.Addr()
+	if err != nil {
+		return err
+	}
+	conf := filepath.Join(t.dir, "nats.conf")
+	if err := os.WriteFile(conf, []byte(natsConfig(addr, store, always, interval)), 0o600); err != nil {
+		return err
+	}
+	t.natsCmd = exec.Command(t.opts.NATSBinary, "-c", conf)
+	logf, err := os.Create(filepath.Join(t.dir, "nats.log"))
+	if err != nil {
+		return err
+	}
+	defer logf.Close()
+	t.natsCmd.Stdout, t.natsCmd.Stderr = logf, logf
+	if err := t.natsCmd.Start(); err != nil {
+		return fmt.Errorf("start %s: %w", t.opts.NATSBinary, err)
+	}
+	t.natsURL = "nats://" + addr
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		nc, err := nats.Connect(t.natsURL)
+		if err == nil {
+			js, _ := jetstream.New(nc)
+			_, err = js.AccountInfo(context.Background())
+			nc.Close()
+			if err == nil {
+				return nil
+			}
+		}
+		if time.Now().After(deadline) {
+			log, _ := os.ReadFile(logf.Name())
+			return fmt.Errorf("nats-server not ready within 15s: %v\n%s", err, tail(log, 2000))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// natsConfig is a single nats-server with JetStream in store and the sync
+// setting, listening on addr.
+func natsConfig(addr, store string, always bool, interval time.Duration) string {
+	sync := ""
+	switch {
+	case always:
+		sync = "\n  sync_interval: always"
+	case interval > 0:
+		sync = "\n  sync_interval: " + interval.String()
+	}
+	return fmt.Sprintf("server_name: mlc-bench\nlisten: %q\njetstream {\n  store_dir: %q%s\n}\n", addr, store, sync)
+}
+
+func (t *IngestTarget) startIngest(ctx context.Context, env map[string]string) error {
+	if t.opts.IngestBinary == "" {
+		rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		t.stop, t.done = cancel, make(chan error, 1)
+		go func() { t.done <- ingest.Run(rctx, env, io.Discard) }()
+		return nil
+	}
+	t.ingestCmd = exec.Command(t.opts.IngestBinary)
+	t.ingestCmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
+	for k, v := range env {
+		t.ingestCmd.Env = append(t.ingestCmd.Env, k+"="+v)
+	}
+	for k, v := range t.opts.IngestEnv {
+		t.ingestCmd.Env = append(t.ingestCmd.Env, k+"="+v)
+	}
+	var err error
+	if t.ingestLog, err = os.Create(filepath.Join(t.dir, "ingest.log")); err != nil {
+		return err
+	}
+	t.ingestCmd.Stdout, t.ingestCmd.Stderr = t.ingestLog, t.ingestLog
+	if err := t.ingestCmd.Start(); err != nil {
+		return fmt.Errorf("start %s: %w", t.opts.IngestBinary, err)
+	}
+	return nil
+}
+
+func (t *IngestTarget) waitReady(ctx context.Context) error {
+	hc := &http.Client{Timeout: 2 * time.Second}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		resp, err := t.client.Get(t.URL + "/readyz")
+		resp, err := hc.Get(t.URL + "/readyz")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
 				return nil
 			}
 		}
-		if time.Now().After(deadline) {
-			return errors.New("bench: ingest not ready within 30s")
+		if t.ingestCmd != nil && t.ingestCmd.ProcessState != nil {
+			return fmt.Errorf("bench: ingest exited: %s", t.ingestLogTail())
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return fmt.Errorf("bench: ingest not ready within 30s: %s", t.ingestLogTail())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
 }
 
-// sampleBodies captures real order webhook bodies from the Commerce
-// simulator (PHP-style JSON, ~2-4 KB each).
-func sampleBodies(ctx context.Context, n int) ([][]byte, error) {
-	var mu sync.Mutex
-	var bodies [][]byte
-	capture := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b, _ := io.ReadAll(r.Body)
-		if strings.HasSuffix(r.URL.Path, "/order-placed") {
-			mu.Lock()
-			bodies = append(bodies, b)
-			mu.Unlock()
-		}
-		_, _ = io.WriteString(w, `{"op":"success"}`)
-	})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
+func (t *IngestTarget) ingestLogTail() string {
+	if t.ingestLog == nil {
+		return ""
 	}
-	srv := &http.Server{Handler: capture, ReadHeaderTimeout: 5 * time.Second}
-	go func() { _ = srv.Serve(ln) }()
-	defer srv.Close()
-	sim := commercesim.New(commercesim.Config{Seed: 42, Webhooks: commercesim.WebhookConfig{
-		BaseURL: "http://" + ln.Addr().String(), Mode: "none", Timeout: 5 * time.Second}})
-	defer sim.Close()
-	for range n {
-		if _, err := sim.PlaceOrder(ctx, "default", commercesim.OrderSpec{}); err != nil {
-			return nil, err
-		}
-	}
-	mu.Lock()
-	defer mu.Unlock()
-	if len(bodies) != n {
-		return nil, fmt.Errorf("bench: captured %d of %d sample bodies", len(bodies), n)
-	}
-	return bodies, nil
+	b, _ := os.ReadFile(t.ingestLog.Name())
+	return tail(b, 2000)
 }
 
-// Request is one signed webhook ready to send.
-type Request struct {
-	Body      []byte
-	Signature string
+func tail(b []byte, n int) string {
+	if len(b) > n {
+		b = b[len(b)-n:]
+	}
+	return strings.TrimSpace(string(b))
 }
 
-// Requests builds n distinct signed order webhooks (unique increment ids,
-// so every one is stored, none is a duplicate). RSA signing is the slow
-// part; it runs on every core before the measurement starts.
+// Where says how the parts run: "processes" (ingest and nats-server each
+// their own), "in-process" (both in the bench's process), or which one is
+// separate.
+func (t *IngestTarget) Where() string {
+	switch {
+	case t.ingestCmd != nil && t.natsCmd != nil:
+		return "processes"
+	case t.ingestCmd != nil:
+		return "ingest process, embedded nats"
+	case t.natsCmd != nil:
+		return "in-process ingest, nats process"
+	}
+	return "in-process"
+}
+
+// Sync is the JetStream sync setting of the target.
+func (t *IngestTarget) Sync() string { return t.opts.Sync }
+
+// Requests returns n signed order webhooks none of which this target has
+// been sent yet (unique increment ids, so every one is stored and none is a
+// duplicate). progress is called per webhook signed.
 func (t *IngestTarget) Requests(n int, progress func()) ([]Request, error) {
-	out := make([]Request, n)
-	var next atomic.Int64
-	var firstErr error
-	var once sync.Once
-	var wg sync.WaitGroup
-	prefix := fmt.Sprintf("B%d-", time.Now().UnixNano()%1_000_000_000)
-	for range runtime.GOMAXPROCS(0) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= n {
-					return
-				}
-				tmpl := t.bodies[i%len(t.bodies)]
-				body := bytes.Replace(tmpl, incrementField(tmpl), []byte(`"increment_id":"`+prefix+fmt.Sprintf("%09d", i)+`"`), 1)
-				var sig string
-				var err error
-				if t.mode == commerce.VerifyRSA {
-					sig, err = commercesim.SignRSA(t.key, body)
-				} else {
-					sig = commercesim.SignHMAC(t.secret, body)
-				}
-				if err != nil {
-					once.Do(func() { firstErr = err })
-					return
-				}
-				out[i] = Request{Body: body, Signature: sig}
-				if progress != nil {
-					progress()
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	return out, firstErr
-}
-
-// incrementField returns the order's `"increment_id":"..."` bytes.
-func incrementField(body []byte) []byte {
-	const key = `"increment_id":"`
-	i := bytes.Index(body, []byte(key))
-	if i < 0 {
-		return nil
-	}
-	j := bytes.IndexByte(body[i+len(key):], '"')
-	return body[i : i+len(key)+j+1]
+	return t.pool.Take(n, progress)
 }
 
 // Send posts one webhook and reports whether ingest answered exactly 200
 // {"op":"success"}, i.e. the order is durably stored.
 func (t *IngestTarget) Send(ctx context.Context, r Request) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.URL+"/webhooks/commerce/order-placed", bytes.NewReader(r.Body))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set(commerce.HeaderWebhookSignature, r.Signature)
-	resp, err := t.client.Do(req)
-	if err != nil {
-		return err
-	}
-	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK || !strings.Contains(string(b), `"op":"success"`) {
-		return fmt.Errorf("status %d: %s", resp.StatusCode, b)
-	}
-	return nil
+	return t.client.do(ctx, r.wire(t.client.addr))
 }
 
-// NATSURL is the embedded JetStream server's client URL.
-func (t *IngestTarget) NATSURL() string { return t.ns.ClientURL() }
+// NATSURL is the JetStream server's client URL.
+func (t *IngestTarget) NATSURL() string { return t.natsURL }
+
+// cpu reads the CPU time used so far by each part that runs as its own
+// process, and by this process.
+func (t *IngestTarget) cpu() (c cpuSample) {
+	c.bench, _ = procCPU(os.Getpid())
+	if t.ingestCmd != nil {
+		c.ingest, _ = procCPU(t.ingestCmd.Process.Pid)
+	}
+	if t.natsCmd != nil {
+		c.nats, _ = procCPU(t.natsCmd.Process.Pid)
+	}
+	return c
+}
 
 // Stop shuts ingest and JetStream down and removes a temporary store.
 func (t *IngestTarget) Stop() {
+	if t.client != nil {
+		t.client.close()
+	}
 	if t.stop != nil {
 		t.stop()
 		<-t.done
+	}
+	terminate(t.ingestCmd)
+	if t.ingestLog != nil {
+		t.ingestLog.Close()
 	}
 	if t.ns != nil {
 		t.ns.Shutdown()
 		t.ns.WaitForShutdown()
 	}
-	if strings.Contains(t.dir, "mlc-bench-") {
+	terminate(t.natsCmd)
+	if t.opts.Dir == "" && strings.Contains(t.dir, "mlc-bench-") {
 		_ = os.RemoveAll(t.dir)
 	}
 }
 
-// Result summarises a run. Latency is measured from when a request was due
-// (open loop) or sent (closed loop) to ingest's {"op":"success"}.
-type Result struct {
-	Name       string        `json:"name"`
-	Requests   int           `json:"requests"`
-	Errors     int           `json:"errors"`
-	Elapsed    time.Duration `json:"elapsed_ns"`
-	Throughput float64       `json:"throughput_per_s"`
-	P50        time.Duration `json:"p50_ns"`
-	P90        time.Duration `json:"p90_ns"`
-	P99        time.Duration `json:"p99_ns"`
-	Max        time.Duration `json:"max_ns"`
-	FirstError string        `json:"first_error,omitempty"`
+// terminate stops a process started by the bench: SIGTERM, then SIGKILL
+// after 15 s.
+func terminate(cmd *exec.Cmd) {
+	if cmd == nil || cmd.Process == nil || cmd.ProcessState != nil {
+		return
+	}
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(15 * time.Second):
+		_ = cmd.Process.Kill()
+		<-done
+	}
 }
 
-func summarise(name string, lat []time.Duration, errs int, firstErr error, elapsed time.Duration) Result {
-	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
-	r := Result{Name: name, Requests: len(lat) + errs, Errors: errs, Elapsed: elapsed}
-	if elapsed > 0 {
-		r.Throughput = float64(len(lat)) / elapsed.Seconds()
-	}
-	if firstErr != nil {
-		r.FirstError = firstErr.Error()
-	}
-	q := func(p float64) time.Duration {
-		if len(lat) == 0 {
-			return 0
+// BuildBinaries builds services/ingest and nats-server (from the
+// nats-server module this workspace requires) into dir, for targets that
+// run them as their own processes. It needs the Go toolchain and must run
+// inside the ml-connector workspace.
+func BuildBinaries(ctx context.Context, dir string) (ingestBin, natsBin string, err error) {
+	ingestBin, natsBin = filepath.Join(dir, "ingest"), filepath.Join(dir, "nats-server")
+	for _, b := range []struct{ out, pkg string }{
+		{ingestBin, "github.com/ml-connector/ml-connector/services/ingest"},
+		{natsBin, "github.com/nats-io/nats-server/v2"},
+	} {
+		cmd := exec.CommandContext(ctx, "go", "build", "-o", b.out, b.pkg)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return "", "", fmt.Errorf("go build %s (run inside the ml-connector checkout, or pass the binaries): %w\n%s", b.pkg, err, out)
 		}
-		return lat[min(len(lat)-1, int(p*float64(len(lat))))]
 	}
-	r.P50, r.P90, r.P99 = q(0.50), q(0.90), q(0.99)
-	if len(lat) > 0 {
-		r.Max = lat[len(lat)-1]
-	}
-	return r
-}
-
-// FixedRate sends reqs at rate per second (open loop: a slow answer does
-// not delay the next request, so latency includes any queueing).
-func (t *IngestTarget) FixedRate(ctx context.Context, name string, reqs []Request, rate float64) Result {
-	interval := time.Duration(float64(time.Second) / rate)
-	lat := make([]time.Duration, 0, len(reqs))
-	var mu sync.Mutex
-	var errs int
-	var firstErr error
-	var wg sync.WaitGroup
-	start := time.Now()
-	for i, r := range reqs {
-		due := start.Add(time.Duration(i) * interval)
-		if d := time.Until(due); d > 0 {
-			time.Sleep(d)
-		}
-		if ctx.Err() != nil {
-			break
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			err := t.Send(ctx, r)
-			took := time.Since(due)
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				errs++
-				if firstErr == nil {
-					firstErr = err
-				}
-				return
-			}
-			lat = append(lat, took)
-		}()
-	}
-	wg.Wait()
-	return summarise(name, lat, errs, firstErr, time.Since(start))
-}
-
-// MaxThroughput sends reqs from concurrency workers as fast as ingest answers.
-func (t *IngestTarget) MaxThroughput(ctx context.Context, name string, reqs []Request, concurrency int) Result {
-	var next atomic.Int64
-	lats := make([][]time.Duration, concurrency)
-	errCounts := make([]int, concurrency)
-	var firstErr error
-	var once sync.Once
-	var wg sync.WaitGroup
-	start := time.Now()
-	for w := range concurrency {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for ctx.Err() == nil {
-				i := int(next.Add(1) - 1)
-				if i >= len(reqs) {
-					return
-				}
-				s := time.Now()
-				if err := t.Send(ctx, reqs[i]); err != nil {
-					errCounts[w]++
-					once.Do(func() { firstErr = err })
-					continue
-				}
-				lats[w] = append(lats[w], time.Since(s))
-			}
-		}()
-	}
-	wg.Wait()
-	elapsed := time.Since(start)
-	var all []time.Duration
-	errs := 0
-	for w := range concurrency {
-		all = append(all, lats[w]...)
-		errs += errCounts[w]
-	}
-	return summarise(name, all, errs, firstErr, elapsed)
+	return ingestBin, natsBin, nil
 }
