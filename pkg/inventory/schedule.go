@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/robfig/cron/v3"
 
 	"github.com/ml-connector/ml-connector/pkg/connection"
 	"github.com/ml-connector/ml-connector/pkg/event"
@@ -27,6 +28,7 @@ type Scheduler struct {
 	maxSleep time.Duration
 	retry    map[string]time.Time // store -> not before, after a failed run
 	failures map[string]int
+	sched    map[string]cron.Schedule // store -> its schedule when last checked
 	// ran is told after every scheduled run (tests wait on it).
 	ran func(*Summary, error)
 }
@@ -34,7 +36,7 @@ type Scheduler struct {
 // NewScheduler schedules p's runs. maxSleep bounds how long a settings
 // change (a new schedule) can go unnoticed.
 func NewScheduler(p *Publisher, maxSleep time.Duration) *Scheduler {
-	return &Scheduler{p: p, maxSleep: maxSleep, retry: map[string]time.Time{}, failures: map[string]int{}}
+	return &Scheduler{p: p, maxSleep: maxSleep, retry: map[string]time.Time{}, failures: map[string]int{}, sched: map[string]cron.Schedule{}}
 }
 
 // Run checks the schedules until ctx is done.
@@ -78,6 +80,7 @@ func (s *Scheduler) due(ctx context.Context, now time.Time) ([]string, time.Time
 		if sc.Disabled || sch == nil || err != nil {
 			continue
 		}
+		s.sched[c.Store] = sch
 		last, err := s.lastRun(ctx, c.Store)
 		if err != nil {
 			return nil, wake, err
@@ -136,7 +139,15 @@ func (s *Scheduler) tick(ctx context.Context) (time.Time, error) {
 		for _, store := range due {
 			s.failures[store]++
 			backoff := min(time.Duration(1<<min(s.failures[store]-1, 4))*time.Minute, 15*time.Minute)
-			s.retry[store] = s.p.now().Add(backoff)
+			retry := s.p.now().Add(backoff)
+			// Never later than the schedule's own next run: one failure
+			// must not stall a short schedule ("@every 10s") for minutes.
+			if sch := s.sched[store]; sch != nil {
+				if next := sch.Next(s.p.now()); next.Before(retry) {
+					retry = next
+				}
+			}
+			s.retry[store] = retry
 		}
 		s.p.log.Warn().Err(err).Strs("stores", due).Msg("scheduled inventory run failed; retrying after a back-off")
 	}
