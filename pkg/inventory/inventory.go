@@ -59,6 +59,9 @@ type Config struct {
 	WriteWait  time.Duration `env:"MLC_INVENTORY_WRITE_WAIT" envDefault:"500ms"`
 	// BulkPoll is how often a bulk's status is asked (write_mode bulk).
 	BulkPoll time.Duration `env:"MLC_INVENTORY_BULK_POLL" envDefault:"1s"`
+	// MemoryLimit is the soft memory limit the service sets for its
+	// process unless GOMEMLIMIT is set (memlimit.go says why).
+	MemoryLimit MemoryLimit `env:"MLC_INVENTORY_MEMORY_LIMIT" envDefault:"150MiB"`
 }
 
 // Validate checks the settings.
@@ -88,6 +91,9 @@ func Run(ctx context.Context, environ map[string]string, logOut io.Writer) error
 		return err
 	}
 	rt.Log.Info().Interface("config", service.Describe(cfg)).Msg("configured")
+	limit, restore := ApplyMemoryLimit(cfg.MemoryLimit)
+	defer restore()
+	rt.Log.Info().Str("memory_limit", MemoryLimit(limit).String()).Msg("soft memory limit in force")
 	credKV, err := rt.JS.KeyValue(ctx, secrets.Bucket)
 	if err != nil {
 		return err
