@@ -15,8 +15,7 @@ import (
 
 func newBenchCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "bench", Short: "Measure the services on this machine"}
-	cmd.AddCommand(newBenchIngestCmd(), newBenchWriterCmd())
-	cmd.AddCommand(newBenchInventoryCmd())
+	cmd.AddCommand(newBenchIngestCmd(), newBenchWriterCmd(), newBenchPipelineCmd())
 	return cmd
 }
 
