@@ -48,6 +48,10 @@ func runDemo(ctx context.Context, out io.Writer, st *devstack.Stack, f demoFlags
 		}
 		defer store.Close()
 	}
+	base, err := devstack.Snapshot(ctx, st.Sims, js)
+	if err != nil {
+		return err
+	}
 	demo := devstack.NewDemo(st.Sims.Commerce, st.Sims.NetSuite, devstack.DemoOptions{Rate: f.rate, Orders: f.orders, Seed: time.Now().UnixNano()})
 	placed := make(chan error, 1)
 	go func() { placed <- demo.Run(ctx) }()
@@ -56,7 +60,7 @@ func runDemo(ctx context.Context, out io.Writer, st *devstack.Stack, f demoFlags
 	defer tick.Stop()
 	status := func() {
 		if s, err := devstack.Snapshot(ctx, st.Sims, js); err == nil {
-			fmt.Fprintln(out, s.Line())
+			fmt.Fprintln(out, s.Since(base).Line())
 		}
 	}
 	done := placed

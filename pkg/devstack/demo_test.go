@@ -116,3 +116,12 @@ func TestVerifyFindsLostOrdersBacklogAndDeadLetters(t *testing.T) {
 		t.Errorf("Since: %+v", rep)
 	}
 }
+
+// A dev stack's earlier runs stay on the streams; the status counts from
+// the demo's start and never goes negative.
+func TestStatusSince(t *testing.T) {
+	got := devstack.Status{Placed: 4, Received: 5, DLQ: 1}.Since(devstack.Status{Received: 3, DLQ: 2})
+	if got.Placed != 4 || got.Received != 2 || got.DLQ != 0 {
+		t.Fatalf("%+v", got)
+	}
+}

@@ -26,6 +26,15 @@ type Status struct {
 	Lag uint64 `json:"lag"`
 }
 
+// Since is the status counting from base: what an earlier run left on the
+// streams (a dev stack keeps them) is not counted again. The simulators
+// start empty, so their counts stay as they are.
+func (s Status) Since(base Status) Status {
+	s.Received -= min(base.Received, s.Received)
+	s.DLQ -= min(base.DLQ, s.DLQ)
+	return s
+}
+
 // Line is the status as one line of a terminal.
 func (s Status) Line() string {
 	return fmt.Sprintf("%s  orders %d placed, %d received, %d in NetSuite  invoices %d  customers %d  DLQ %d  stock writes %d  lag %d",
