@@ -151,7 +151,7 @@ func (t *IngestTarget) start(ctx context.Context) error {
 	}
 	conn := connection.Commerce{Store: benchStore, BaseURL: "http://127.0.0.1:9/rest/bench", Auth: "oauth1", Flavour: "paas",
 		OAuth1:  connection.OAuth1{ConsumerKey: "k", ConsumerSecret: "s", AccessToken: "t", AccessTokenSecret: "ts"},
-		Webhook: pool.webhook()}
+		Webhook: pool.Webhook()}
 	if err := connection.SaveCommerce(ctx, secrets.NewStore(kv, keys), conn); err != nil {
 		return err
 	}

@@ -202,8 +202,8 @@ func (p *RequestPool) verifies(i int) bool {
 	return rsa.VerifyPKCS1v15(&p.key.PublicKey, crypto.SHA256, digest[:], sig) == nil
 }
 
-// webhook is the store connection's verification that matches the pool.
-func (p *RequestPool) webhook() connection.Webhook {
+// Webhook is the store connection's verification that matches the pool.
+func (p *RequestPool) Webhook() connection.Webhook {
 	if p.mode == commerce.VerifyHMAC {
 		return connection.Webhook{Mode: commerce.VerifyHMAC, Secrets: []string{string(p.secret)}}
 	}

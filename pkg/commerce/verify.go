@@ -95,13 +95,34 @@ func (v *RSAVerifier) Verify(raw []byte, h http.Header) error {
 	if err != nil {
 		return err
 	}
-	digest := sha256.Sum256([]byte(base64.StdEncoding.EncodeToString(raw)))
+	digest := base64Digest(raw)
 	for _, k := range v.keys {
 		if rsa.VerifyPKCS1v15(k, crypto.SHA256, digest[:], sig) == nil {
 			return nil
 		}
 	}
 	return fmt.Errorf("%w: %s does not verify with any of %d configured key(s)", ErrBadSignature, HeaderWebhookSignature, len(v.keys))
+}
+
+// base64Digest is sha256(base64.StdEncoding(raw)), what Commerce signs,
+// without building the base64 copy: the body is encoded in pieces of a
+// multiple of 3 bytes (so no piece but the last is padded) straight into
+// the hash. A webhook body would otherwise cost two copies a third larger
+// than itself on every request.
+func base64Digest(raw []byte) [sha256.Size]byte {
+	const in = 3 * 256
+	var buf [in / 3 * 4]byte
+	h := sha256.New()
+	for len(raw) > 0 {
+		n := min(len(raw), in)
+		m := base64.StdEncoding.EncodedLen(n)
+		base64.StdEncoding.Encode(buf[:m], raw[:n])
+		h.Write(buf[:m])
+		raw = raw[n:]
+	}
+	var d [sha256.Size]byte
+	h.Sum(d[:0])
+	return d
 }
 
 // HMACVerifier verifies base64(HMAC-SHA256(secret, raw body)), the scheme of a

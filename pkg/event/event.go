@@ -55,6 +55,14 @@ func New(typ, source, subject string, data []byte, now time.Time) (Envelope, err
 	if !json.Valid(data) {
 		return Envelope{}, fmt.Errorf("%w: data of %s %s is not valid JSON", ErrInvalidEnvelope, typ, subject)
 	}
+	return NewValidated(typ, source, subject, data, now), nil
+}
+
+// NewValidated is New for data the caller has already checked with
+// json.Valid (ingest's decoder scans every webhook body so): it does not
+// scan the same bytes again. Data that is not valid JSON must never reach
+// it, since Encode then embeds it as it is.
+func NewValidated(typ, source, subject string, data []byte, now time.Time) Envelope {
 	return Envelope{
 		SpecVersion:     SpecVersion,
 		ID:              uuid.NewString(),
@@ -65,35 +73,49 @@ func New(typ, source, subject string, data []byte, now time.Time) (Envelope, err
 		DataContentType: "application/json",
 		Data:            json.RawMessage(data),
 		validData:       data,
-	}, nil
+	}
 }
 
 // Encode renders the envelope as JSON with Data embedded byte-for-byte:
 // json.Marshal would compact it and escape & < > (so the stored copy of a
 // webhook no longer matched Commerce's signature). Data that JSON cannot
 // carry verbatim (surrounding whitespace, e.g. a trailing newline, which a
-// JSON decoder drops) goes in CloudEvents' data_base64 instead.
+// JSON decoder drops) goes in CloudEvents' data_base64 instead. The
+// attributes are written as encoding/json writes them (without HTML
+// escaping), into one buffer sized for the whole event: this runs for
+// every message every producer publishes.
 func (e Envelope) Encode() ([]byte, error) {
-	head := envelopeHead{
-		SpecVersion: e.SpecVersion, ID: e.ID, Type: e.Type, Source: e.Source, Time: e.Time,
-		Subject: e.Subject, DataContentType: e.DataContentType, DataSchema: e.DataSchema,
-	}
-	var buf bytes.Buffer
-	buf.Grow(256 + len(e.Data)*4/3)
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(head); err != nil {
-		return nil, fmt.Errorf("encode event %s: %w", e.ID, err)
-	}
-	out := bytes.TrimRight(buf.Bytes(), "\n")
-	if len(e.Data) == 0 {
-		return out, nil
-	}
-	out = out[:len(out)-1] // drop the closing brace
-	switch {
-	case !e.checked() && !json.Valid(e.Data):
+	verbatim := len(e.Data) > 0 && verbatimJSON(e.Data)
+	if len(e.Data) > 0 && !e.checked() && !json.Valid(e.Data) {
 		return nil, fmt.Errorf("%w: data of event %s is not valid JSON", ErrInvalidEnvelope, e.ID)
-	case verbatimJSON(e.Data):
+	}
+	size := 160 + len(e.SpecVersion) + len(e.ID) + len(e.Type) + len(e.Source) + len(e.Subject) + len(e.DataContentType) + len(e.DataSchema)
+	if verbatim {
+		size += len(e.Data)
+	} else {
+		size += base64.StdEncoding.EncodedLen(len(e.Data))
+	}
+	out := make([]byte, 0, size)
+	out = appendAttr(append(out, '{'), "specversion", e.SpecVersion)
+	out = appendAttr(append(out, ','), "id", e.ID)
+	out = appendAttr(append(out, ','), "type", e.Type)
+	out = appendAttr(append(out, ','), "source", e.Source)
+	out = append(out, `,"time":"`...)
+	out, err := e.Time.AppendText(out)
+	if err != nil {
+		return nil, fmt.Errorf("encode event %s: time: %w", e.ID, err)
+	}
+	out = append(out, '"')
+	for _, a := range [...]struct{ name, value string }{
+		{"subject", e.Subject}, {"datacontenttype", e.DataContentType}, {"dataschema", e.DataSchema},
+	} {
+		if a.value != "" {
+			out = appendAttr(append(out, ','), a.name, a.value)
+		}
+	}
+	switch {
+	case len(e.Data) == 0:
+	case verbatim:
 		out = append(out, `,"data":`...)
 		out = append(out, e.Data...)
 	default:
@@ -104,21 +126,31 @@ func (e Envelope) Encode() ([]byte, error) {
 	return append(out, '}'), nil
 }
 
+// appendAttr appends "name":"value" with value as encoding/json quotes it
+// (HTML escaping off). Printable ASCII other than " and \ is copied as it
+// is; anything else (rare in ids, types, sources and keys) goes through
+// encoding/json itself.
+func appendAttr(out []byte, name, value string) []byte {
+	out = append(out, '"')
+	out = append(out, name...)
+	out = append(out, `":`...)
+	for i := 0; i < len(value); i++ {
+		if c := value[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
+			var buf bytes.Buffer
+			enc := json.NewEncoder(&buf)
+			enc.SetEscapeHTML(false)
+			_ = enc.Encode(value) // a string always encodes
+			return append(out, bytes.TrimRight(buf.Bytes(), "\n")...)
+		}
+	}
+	out = append(out, '"')
+	out = append(out, value...)
+	return append(out, '"')
+}
+
 // checked reports whether Data is still the slice New validated.
 func (e Envelope) checked() bool {
 	return len(e.validData) == len(e.Data) && len(e.Data) > 0 && &e.validData[0] == &e.Data[0]
-}
-
-// envelopeHead is Envelope without data, for Encode.
-type envelopeHead struct {
-	SpecVersion     string    `json:"specversion"`
-	ID              string    `json:"id"`
-	Type            string    `json:"type"`
-	Source          string    `json:"source"`
-	Time            time.Time `json:"time"`
-	Subject         string    `json:"subject,omitempty"`
-	DataContentType string    `json:"datacontenttype,omitempty"`
-	DataSchema      string    `json:"dataschema,omitempty"`
 }
 
 // verbatimJSON reports whether valid JSON b survives a decode into a

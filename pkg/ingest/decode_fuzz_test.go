@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"encoding/json"
 	"testing"
 
 	"github.com/ml-connector/ml-connector/pkg/event"
@@ -22,6 +23,10 @@ func FuzzDecodeWebhook(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, kind string, raw []byte) {
 		fact, _, ignore, err := decodeWebhook(kind, "default", raw)
+		if err == nil && !json.Valid(raw) {
+			// publish trusts the decoder's validation (stream.DataValidated).
+			t.Fatalf("decoded a body that is not JSON: %q", raw)
+		}
 		if err != nil || ignore != "" {
 			return
 		}

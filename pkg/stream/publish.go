@@ -57,6 +57,7 @@ type publishOptions struct {
 	traceparent string
 	parent      *Parent
 	header      nats.Header
+	validated   bool
 }
 
 // PublishOption configures one Publish.
@@ -86,6 +87,11 @@ func WithHeader(key, value string) PublishOption {
 	}
 }
 
+// DataValidated says the message's data was already checked with
+// json.Valid (as ingest's decoder checks every webhook body), so Build does
+// not scan the same bytes again. Never give it for data that was not.
+func DataValidated() PublishOption { return func(o *publishOptions) { o.validated = true } }
+
 // Publish stores m and waits for the stream's ack.
 func (p *Publisher) Publish(ctx context.Context, m event.Message, opts ...PublishOption) (Published, error) {
 	msg, id, err := p.Build(m, opts...)
@@ -97,6 +103,47 @@ func (p *Publisher) Publish(ctx context.Context, m event.Message, opts ...Publis
 		return Published{EventID: id}, fmt.Errorf("publish %s to %s: %w", m.Key(), msg.Subject, err)
 	}
 	return Published{EventID: id, Stream: ack.Stream, Seq: ack.Sequence, Duplicate: ack.Duplicate}, nil
+}
+
+// Pending is a message sent by PublishAsync whose ack has not been
+// awaited yet. The message is stored only once Wait returns without error.
+type Pending struct {
+	future  jetstream.PubAckFuture
+	eventID string
+	what    string // key and subject, for errors
+}
+
+// PublishAsync sends m without waiting for the stream: the ack arrives on
+// the connection's shared reply subscription and Wait collects it. A
+// producer still answers or acks its input only after Wait succeeded.
+func (p *Publisher) PublishAsync(m event.Message, opts ...PublishOption) (*Pending, error) {
+	msg, id, err := p.Build(m, opts...)
+	if err != nil {
+		return nil, err
+	}
+	what := m.Key() + " to " + msg.Subject
+	f, err := p.js.PublishMsgAsync(msg)
+	if err != nil {
+		return nil, fmt.Errorf("publish %s: %w", what, err)
+	}
+	return &Pending{future: f, eventID: id, what: what}, nil
+}
+
+// EventID is the CloudEvents id of the envelope sent.
+func (pd *Pending) EventID() string { return pd.eventID }
+
+// Wait waits for the stream's ack (a duplicate is success, as in Publish)
+// or for ctx. After ctx ends the message may still be stored: like a
+// Publish that timed out, the outcome is unknown.
+func (pd *Pending) Wait(ctx context.Context) (Published, error) {
+	select {
+	case ack := <-pd.future.Ok():
+		return Published{EventID: pd.eventID, Stream: ack.Stream, Seq: ack.Sequence, Duplicate: ack.Duplicate}, nil
+	case err := <-pd.future.Err():
+		return Published{EventID: pd.eventID}, fmt.Errorf("publish %s: %w", pd.what, err)
+	case <-ctx.Done():
+		return Published{EventID: pd.eventID}, fmt.Errorf("publish %s: waiting for the ack: %w", pd.what, ctx.Err())
+	}
 }
 
 // Build renders m as the NATS message Publish would send, and returns its
@@ -111,8 +158,11 @@ func (p *Publisher) Build(m event.Message, opts ...PublishOption) (*nats.Msg, st
 	if err != nil {
 		return nil, "", err
 	}
-	env, err := event.New(m.Type(), m.Source(), m.Key(), data, p.now())
-	if err != nil {
+	key := m.Key()
+	var env event.Envelope
+	if o.validated {
+		env = event.NewValidated(m.Type(), m.Source(), key, data, p.now())
+	} else if env, err = event.New(m.Type(), m.Source(), key, data, p.now()); err != nil {
 		return nil, "", err
 	}
 	env.DataSchema = m.Schema()
@@ -120,13 +170,12 @@ func (p *Publisher) Build(m event.Message, opts ...PublishOption) (*nats.Msg, st
 	if err != nil {
 		return nil, "", err
 	}
-	msg := nats.NewMsg(m.Subject())
-	msg.Data = body
+	msg := &nats.Msg{Subject: m.Subject(), Data: body, Header: make(nats.Header, len(o.header)+5)}
 	for k, v := range o.header {
 		msg.Header[k] = v
 	}
 	msg.Header.Set(event.HeaderMsgID, m.MsgID())
-	msg.Header.Set(event.HeaderKey, m.Key())
+	msg.Header.Set(event.HeaderKey, key)
 
 	origin, trace := o.origin, o.traceparent
 	if o.parent != nil {

@@ -1,0 +1,123 @@
+package stream_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ml-connector/ml-connector/pkg/event"
+	"github.com/ml-connector/ml-connector/pkg/natstest"
+	"github.com/ml-connector/ml-connector/pkg/stream"
+)
+
+// PublishAsync stores what Publish stores (same envelope, same headers),
+// a duplicate is success, and DataValidated changes nothing stored.
+func TestPublishAsyncStoresWhatPublishStores(t *testing.T) {
+	js := declared(t)
+	ctx := context.Background()
+	pub := stream.NewPublisher(js)
+	raw := []byte(`{"eventName":"sales_order_place_after","data":{"order":{"increment_id":"2","n":"Tom & Jerry <b>"}}}` + "\n")
+	fact := event.CommerceFact{Kind: event.OrderPlaced, Store: "us.east", ID: "2", DataSchema: event.SchemaWebhook, Raw: raw}
+	pd, err := pub.PublishAsync(fact, stream.WithOrigin(event.OriginWebhook), stream.DataValidated())
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := pd.Wait(ctx)
+	if err != nil || first.Duplicate || first.Stream != event.StreamCommerce || first.EventID != pd.EventID() {
+		t.Fatalf("first: %+v %v", first, err)
+	}
+	pd, err = pub.PublishAsync(fact)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := pd.Wait(ctx)
+	if err != nil || !again.Duplicate || again.Seq != first.Seq {
+		t.Fatalf("a second publish is a duplicate of the first: %+v %v", again, err)
+	}
+	m := lastMsg(t, js, event.StreamCommerce, "commerce.order.placed.us%2Eeast")
+	if m.Header.Get(event.HeaderMsgID) != "order.placed:us.east:2" || m.Header.Get(event.HeaderKey) != "order:us.east:2" ||
+		m.Header.Get(event.HeaderOrigin) != event.OriginWebhook {
+		t.Fatalf("headers %v", m.Header)
+	}
+	env, err := event.Decode(m.Data)
+	if err != nil || string(env.Data) != string(raw) || env.ID != first.EventID || env.Subject != "order:us.east:2" {
+		t.Fatalf("stored envelope %+v %v", env, err)
+	}
+}
+
+// Data that is not JSON is refused before anything is sent, unless the
+// caller says it validated it (then it is the caller's word).
+func TestPublishAsyncRefusesInvalidData(t *testing.T) {
+	js := declared(t)
+	fact := event.CommerceFact{Kind: event.OrderPlaced, Store: "default", ID: "3", Raw: []byte(`{"a":`)}
+	if _, err := stream.NewPublisher(js).PublishAsync(fact); !errors.Is(err, event.ErrInvalidEnvelope) {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+// With no server to answer, Wait ends with the context and says so.
+func TestPendingWaitEndsWithContext(t *testing.T) {
+	ns := natstest.RunServer(t)
+	_, js := natstest.Connect(t, ns)
+	if _, err := stream.ApplyDeclared(context.Background(), js, nil); err != nil {
+		t.Fatal(err)
+	}
+	ns.Shutdown()
+	ns.WaitForShutdown()
+	fact := event.CommerceFact{Kind: event.OrderPlaced, Store: "default", ID: "4", Raw: []byte(`{}`)}
+	pd, err := stream.NewPublisher(js).PublishAsync(fact)
+	if err != nil {
+		return // refused at once while reconnecting: also fine
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := pd.Wait(ctx); err == nil {
+		t.Fatal("Wait succeeded with the server gone")
+	}
+}
+
+// go test -run x -bench Publish ./stream/
+func BenchmarkPublish(b *testing.B) {
+	raw := []byte(`{"eventName":"sales_order_place_after","data":{"order":{"increment_id":"1","items":[` +
+		`{"sku":"MS09-M-Red","name":"Helios Tee","qty_ordered":1,"price":32}]}}}`)
+	for _, mode := range []string{"sync", "async"} {
+		b.Run(mode, func(b *testing.B) {
+			ns := natstest.RunServer(b)
+			_, js := natstest.Connect(b, ns)
+			if _, err := stream.ApplyDeclared(context.Background(), js, nil); err != nil {
+				b.Fatal(err)
+			}
+			pub := stream.NewPublisher(js)
+			ctx := context.Background()
+			b.ReportAllocs()
+			cpu0 := cpuTime()
+			for i := 0; b.Loop(); i++ {
+				fact := event.CommerceFact{Kind: event.OrderPlaced, Store: "default", ID: fmt.Sprint(i), Raw: raw}
+				var err error
+				if mode == "sync" {
+					_, err = pub.Publish(ctx, fact, stream.WithOrigin(event.OriginWebhook), stream.DataValidated())
+				} else {
+					var pd *stream.Pending
+					if pd, err = pub.PublishAsync(fact, stream.WithOrigin(event.OriginWebhook), stream.DataValidated()); err == nil {
+						_, err = pd.Wait(ctx)
+					}
+				}
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(b.N), "cpu-µs/op")
+		})
+	}
+}
+
+// cpuTime is the CPU this process has used (the benchmark, the client and
+// the embedded server): on a shared machine a steadier measure than time.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
