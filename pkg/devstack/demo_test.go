@@ -2,6 +2,7 @@ package devstack_test
 
 import (
 	"context"
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -123,5 +124,69 @@ func TestStatusSince(t *testing.T) {
 	got := devstack.Status{Placed: 4, Received: 5, DLQ: 1}.Since(devstack.Status{Received: 3, DLQ: 2})
 	if got.Placed != 4 || got.Received != 2 || got.DLQ != 0 {
 		t.Fatalf("%+v", got)
+	}
+}
+
+// Verify counts what NetSuite holds twice: an order's lines doubled by an
+// upsert that appended them again, and one buyer as two customers.
+func TestVerifyFindsDoubledLinesAndBuyers(t *testing.T) {
+	ctx := context.Background()
+	ns := natstest.RunServer(t)
+	_, js := natstest.Connect(t, ns)
+	if _, err := stream.ApplyDeclared(ctx, js, nil); err != nil {
+		t.Fatal(err)
+	}
+	sims, err := devstack.StartSims(devstack.SimOptions{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sims.Stop(ctx)
+	o, err := sims.Commerce.PlaceOrder(ctx, "default", commercesim.OrderSpec{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := sims.NetSuiteConnection().Client()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cust string
+	for _, eid := range []string{"mlc-cust-default-1", "mlc-cust-default-e0123"} {
+		if cust, err = c.Upsert(ctx, "customer", eid, map[string]any{"isPerson": true, "firstName": "Ann", "lastName": "Lee",
+			"email": "Ann@Example.com", "subsidiary": map[string]any{"id": "1"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ext, err := event.SalesOrderExternalID("default", o.IncrementID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	record := map[string]any{"entity": map[string]any{"id": cust}, "item": map[string]any{"items": []any{
+		map[string]any{"item": map[string]any{"id": "101"}, "quantity": 1, "rate": 32}}}}
+	for range 2 { // an upsert without ?replace=item appends the lines again
+		if _, err := c.Upsert(ctx, "salesOrder", ext, record); err != nil {
+			t.Fatal(err)
+		}
+	}
+	body, err := json.Marshal(record)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := stream.NewPublisher(js).Publish(ctx, event.NetSuiteCommand{Kind: event.KindSalesOrder, Store: "default",
+		SourceID: o.IncrementID, ExternalID: ext, Record: body,
+		Customer: &event.CustomerRef{BuyerKey: "1", ExternalID: "mlc-cust-default-1", Record: json.RawMessage(`{}`)}}); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := devstack.Verify(ctx, devstack.Check{Commerce: sims.Commerce, NetSuite: sims.NetSuite, JS: js})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Join(rep.Problems, "\n")
+	for _, w := range []string{"sales order " + ext + " has 2 item lines, its command 1", "buyer ann@example.com is 2 NetSuite customers"} {
+		if !strings.Contains(got, w) {
+			t.Errorf("problems lack %q:\n%s", w, got)
+		}
+	}
+	if rep.Duplicates != 2 || rep.Lost != 0 || rep.SalesOrders != 1 || rep.Customers != 2 {
+		t.Errorf("report %+v", rep)
 	}
 }
