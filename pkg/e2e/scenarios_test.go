@@ -110,8 +110,8 @@ func crashScenario(t *testing.T, ch *chtest.Server) result {
 			p.waitReady(t)
 		}
 	})
-	if kills < 6 {
-		t.Errorf("%d kills, want 6", kills)
+	if w, tr := s.procs["netsuite-writer"].starts, s.procs["transform"].starts; kills < 6 || w != 4 || tr != 4 {
+		t.Errorf("%d kills, netsuite-writer started %d times, transform %d: want 6 kills and 4 starts each", kills, w, tr)
 	}
 	return res
 }
@@ -165,6 +165,16 @@ func commerceDownScenario(t *testing.T, ch *chtest.Server) result {
 	if during < 20 {
 		t.Errorf("%d webhooks during the outage: the outage missed the traffic", during)
 	}
+	refused := 0
+	for _, r := range s.sims.Commerce.Requests() {
+		if r.Status == http.StatusServiceUnavailable {
+			refused++
+		}
+	}
+	if refused == 0 {
+		t.Error("no REST call was refused: nothing tried Commerce during the outage")
+	}
+	t.Logf("%d webhooks during the outage, %d REST calls refused", during, refused)
 	return res
 }
 
