@@ -16,7 +16,7 @@ import (
 func newBenchCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "bench", Short: "Measure the services on this machine"}
 	cmd.AddCommand(newBenchIngestCmd(), newBenchWriterCmd(), newBenchPipelineCmd())
-	cmd.AddCommand(newBenchInventoryCmd())
+	cmd.AddCommand(newBenchInventoryCmd(), newBenchAuditCmd())
 	return cmd
 }
 

@@ -10,6 +10,7 @@ import (
 
 	"github.com/ml-connector/ml-connector/pkg/audit"
 	"github.com/ml-connector/ml-connector/pkg/audit/audittest"
+	"github.com/ml-connector/ml-connector/pkg/bench"
 	"github.com/ml-connector/ml-connector/pkg/chtest"
 	"github.com/ml-connector/ml-connector/pkg/event"
 )
@@ -23,32 +24,17 @@ func orderBodies(tb testing.TB, n int) [][]byte {
 	return b
 }
 
-// realisticRows is a flow's rows: per order its webhook fact (the
-// simulator's payload), its command and two outcomes.
-func realisticRows(tb testing.TB, orders int) []audit.Row {
-	tb.Helper()
-	bodies := orderBodies(tb, 50)
-	seq := sequencer()
-	t0 := time.Now().Add(-time.Hour)
-	var rows []audit.Row
-	for i := range orders {
-		for j, m := range orderStory(tb, "default", fmt.Sprintf("%09d", i+1), t0.Add(time.Duration(i)*time.Millisecond), seq) {
-			if j == 0 {
-				fact := event.CommerceFact{Kind: event.OrderPlaced, Store: "default", ID: fmt.Sprintf("%09d", i+1), DataSchema: event.SchemaWebhook, Raw: bodies[i%len(bodies)]}
-				m.data = envelope(tb, fact, t0)
-			}
-			rows = append(rows, m.row(time.Now()))
-		}
-	}
-	return rows
-}
-
 // BenchmarkInsert measures rows/s into ClickHouse in batches of 5000, the
-// mirror's default (go test -run X -bench Insert ./audit/).
+// mirror's default (go test -run X -bench Insert ./audit/): a flow's rows,
+// per order its webhook fact (the simulator's payload), its command and
+// two outcomes (pkg/bench's AuditRows, as `mlc bench audit` uses them).
 func BenchmarkInsert(b *testing.B) {
 	srv := chtest.Start(b)
 	s := openStoreB(b, srv)
-	rows := realisticRows(b, 1250) // 5000 rows
+	rows, err := bench.AuditRows(1250, orderBodies(b, 50)) // 5000 rows
+	if err != nil {
+		b.Fatal(err)
+	}
 	var bytes int
 	for _, r := range rows {
 		bytes += len(r.Data)
@@ -83,32 +69,24 @@ func BenchmarkFromMessage(b *testing.B) {
 	}
 }
 
-// BenchmarkTrail is `mlc audit trail` for one key among many rows
-// (AUDIT_BENCH_ROWS, default 1,000,000).
+// BenchmarkTrail is `mlc audit trail` for one order among AUDIT_BENCH_ROWS
+// rows (default 1,000,000), by key; b.N trails (`mlc bench audit --run
+// trail` is the same, pkg/bench's TrailLatency).
+//
+//	go test -run X -bench Trail -benchtime 200x ./audit/
 func BenchmarkTrail(b *testing.B) {
 	srv := chtest.Start(b)
-	s := openStoreB(b, srv)
 	n := 1_000_000
 	if v, err := strconv.Atoi(os.Getenv("AUDIT_BENCH_ROWS")); err == nil && v >= 5000 {
 		n = v
 	}
-	rows := realisticRows(b, 1250)
-	ctx := context.Background()
-	for inserted := 0; inserted < n; inserted += len(rows) {
-		for i := range rows {
-			rows[i].Key = fmt.Sprintf("order:default:%09d", inserted/4+i/4)
-			rows[i].Seq = uint64(inserted + i + 1)
-		}
-		if err := s.Insert(ctx, rows); err != nil {
-			b.Fatal(err)
-		}
+	res, err := bench.TrailLatency(context.Background(), bench.AuditOptions{ClickHouse: srv.Addr}, n, b.N)
+	if err != nil {
+		b.Fatal(err)
 	}
-	b.Logf("%d rows inserted", n)
-	b.ResetTimer()
-	for i := range b.N {
-		got, err := s.Trail(ctx, fmt.Sprintf("order:default:%09d", (i*7919)%(n/4)))
-		if err != nil || len(got) != 4 {
-			b.Fatalf("trail: %d rows, %v", len(got), err)
-		}
-	}
+	b.Logf("%d rows in %d parts, filled in %v", res.Rows, res.Parts, res.Fill.Round(time.Millisecond))
+	b.ReportMetric(res.KeyP50.Seconds()*1000, "key-p50-ms")
+	b.ReportMetric(res.KeyP99.Seconds()*1000, "key-p99-ms")
+	b.ReportMetric(res.RefP50.Seconds()*1000, "id-p50-ms")
+	b.ReportMetric(res.RefP99.Seconds()*1000, "id-p99-ms")
 }

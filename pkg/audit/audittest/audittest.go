@@ -74,46 +74,67 @@ func (f Flow) Publish(ctx context.Context, js jetstream.JetStream) (Result, erro
 	pub := stream.NewPublisher(js)
 	res := Result{Messages: map[string]int{}}
 	for i := range f.Orders {
-		id := fmt.Sprintf("%09d", f.First+i)
-		fact := event.CommerceFact{Kind: event.OrderPlaced, Store: f.Store, ID: id, DataSchema: event.SchemaWebhook, Raw: f.Bodies[i%len(f.Bodies)]}
-		res.Keys = append(res.Keys, fact.Key())
-		p, err := pub.Publish(ctx, fact, stream.WithOrigin(event.OriginWebhook))
+		msgs, err := Order(pub, f.Store, f.First+i, f.Bodies[i%len(f.Bodies)])
 		if err != nil {
 			return res, err
 		}
-		res.Messages[event.StreamCommerce]++
-		if f.FailEvery > 0 && (i+1)%f.FailEvery == 0 {
-			if err := deadLetter(ctx, js, p, fmt.Sprintf(SKUReason, id)); err != nil {
-				return res, err
+		res.Keys = append(res.Keys, msgs[0].Header.Get(event.HeaderKey))
+		fail := f.FailEvery > 0 && (i+1)%f.FailEvery == 0
+		for j, m := range msgs {
+			ack, err := js.PublishMsg(ctx, m)
+			if err != nil {
+				return res, fmt.Errorf("publish %s: %w", m.Subject, err)
 			}
-			res.Messages[event.StreamDLQ]++
-			res.Failed = append(res.Failed, fact.Key())
-			continue
-		}
-		parent := stream.Parent{EventID: p.EventID, Header: nats.Header{event.HeaderOrigin: {event.OriginWebhook}}}
-		cmd, err := Command(f.Store, id)
-		if err != nil {
-			return res, err
-		}
-		cp, err := pub.Publish(ctx, cmd, stream.CausedBy(parent))
-		if err != nil {
-			return res, err
-		}
-		res.Messages[event.StreamNetSuite]++
-		cparent := stream.Parent{EventID: cp.EventID, Header: parent.Header}
-		for attempt, o := range []event.SyncOutcome{
-			{Status: event.StatusFailed, Error: "NetSuite is busy", ErrorCode: "CONCURRENCY_LIMIT_EXCEEDED", DurationMS: 120},
-			{Status: event.StatusOK, InternalID: fmt.Sprint(9000 + f.First + i), DurationMS: 340},
-		} {
-			o.Kind, o.BusinessKey, o.Store, o.ExternalID = event.KindSalesOrder, cmd.Key(), f.Store, cmd.ExternalID
-			o.ContentHash, o.Attempts, o.CommandID, o.At, o.Producer = cmd.ContentHash(), attempt+1, cp.EventID, time.Now().UTC(), "netsuite-writer"
-			if _, err := pub.Publish(ctx, o, stream.CausedBy(cparent)); err != nil {
-				return res, err
+			res.Messages[ack.Stream]++
+			if j == 0 && fail {
+				id := fmt.Sprintf("%09d", f.First+i)
+				if err := deadLetter(ctx, js, stream.Published{Stream: ack.Stream, Seq: ack.Sequence}, fmt.Sprintf(SKUReason, id)); err != nil {
+					return res, err
+				}
+				res.Messages[event.StreamDLQ]++
+				res.Failed = append(res.Failed, res.Keys[len(res.Keys)-1])
+				break
 			}
-			res.Messages[event.StreamSync]++
 		}
 	}
 	return res, nil
+}
+
+// Order renders order n's messages (increment id %09d) as the services
+// publish them, each caused by the one before: the webhook fact with body
+// (ingest), its sales order command (transform), and a throttled and a
+// successful outcome of the command (netsuite-writer).
+func Order(pub *stream.Publisher, store string, n int, body []byte) ([]*nats.Msg, error) {
+	id := fmt.Sprintf("%09d", n)
+	fact := event.CommerceFact{Kind: event.OrderPlaced, Store: store, ID: id, DataSchema: event.SchemaWebhook, Raw: body}
+	fm, factID, err := pub.Build(fact, stream.WithOrigin(event.OriginWebhook))
+	if err != nil {
+		return nil, err
+	}
+	parent := stream.Parent{EventID: factID, Header: nats.Header{event.HeaderOrigin: {event.OriginWebhook}}}
+	cmd, err := Command(store, id)
+	if err != nil {
+		return nil, err
+	}
+	cm, cmdID, err := pub.Build(cmd, stream.CausedBy(parent))
+	if err != nil {
+		return nil, err
+	}
+	out := []*nats.Msg{fm, cm}
+	cparent := stream.Parent{EventID: cmdID, Header: parent.Header}
+	for attempt, o := range []event.SyncOutcome{
+		{Status: event.StatusFailed, Error: "NetSuite is busy", ErrorCode: "CONCURRENCY_LIMIT_EXCEEDED", DurationMS: 120},
+		{Status: event.StatusOK, InternalID: fmt.Sprint(9000 + n), DurationMS: 340},
+	} {
+		o.Kind, o.BusinessKey, o.Store, o.ExternalID = event.KindSalesOrder, cmd.Key(), store, cmd.ExternalID
+		o.ContentHash, o.Attempts, o.CommandID, o.At, o.Producer = cmd.ContentHash(), attempt+1, cmdID, time.Now().UTC(), "netsuite-writer"
+		om, _, err := pub.Build(o, stream.CausedBy(cparent))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, om)
+	}
+	return out, nil
 }
 
 // Command is the sales order command transform would build for an order.
