@@ -95,6 +95,7 @@ func TestEndToEnd(t *testing.T) {
 	run("writer-and-transform-killed", false, crashScenario)
 	run("netsuite-429-5xx-ambiguous-tokens", false, netsuiteScenario)
 	run("commerce-rest-down", false, commerceDownScenario)
+	run("ingest-inventory-audit-killed", true, restKilledScenario)
 	run("bad-input-sweep", false, badInputScenario)
 	run("jetstream-node-lost", true, clusterScenario)
 	run("clickhouse-stopped", true, clickhouseScenario)

@@ -213,3 +213,34 @@ func clickhouseScenario(t *testing.T, ch *chtest.Server) result {
 		ch.Restart(t)
 	})
 }
+
+// The other three services are SIGKILLed in turn too: ingest (the
+// webhooks of that moment fail, as Commerce never retries: the poll must
+// find those orders), inventory-publisher mid-run and audit-mirror
+// mid-batch.
+func restKilledScenario(t *testing.T, ch *chtest.Server) result {
+	s := newSystem(t, ch.Addr, options{name: "rest_killed"})
+	names := []string{"ingest", "inventory-publisher", "audit-mirror"}
+	res := s.scenario(traffic(40, 8), func(ctx context.Context, placed <-chan struct{}) {
+		for i := 0; i < 6 && sleep(ctx, 600*time.Millisecond); i++ {
+			p := s.procs[names[i%len(names)]]
+			p.kill()
+			if !sleep(ctx, 400*time.Millisecond) {
+				return
+			}
+			if err := p.run(); err != nil {
+				t.Error(err)
+				return
+			}
+			p.waitReady(t)
+		}
+	})
+	failed := 0
+	for _, d := range s.sims.Commerce.Deliveries() {
+		if !d.Dropped && !d.Success {
+			failed++
+		}
+	}
+	t.Logf("%d webhooks failed while ingest was down", failed)
+	return res
+}
