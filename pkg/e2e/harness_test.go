@@ -235,7 +235,7 @@ func (p *proc) run() error {
 	p.starts++
 	fmt.Fprintf(f, "--- start %d at %s\n", p.starts, time.Now().Format(time.RFC3339Nano))
 	cmd := exec.Command(filepath.Join(binDir, p.name))
-	cmd.Env, cmd.Stdout, cmd.Stderr = p.env, f, f
+	cmd.Env, cmd.Stdout, cmd.Stderr, cmd.SysProcAttr = p.env, f, f, procAttr()
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start %s: %w", p.name, err)
 	}
