@@ -15,10 +15,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/rs/zerolog"
 
 	"github.com/ml-connector/ml-connector/pkg/audit"
 	"github.com/ml-connector/ml-connector/pkg/audit/audittest"
@@ -105,11 +103,8 @@ func streamOf(subject string) string {
 // mirrorRig is a JetStream server of its own, an audit database of its
 // own, and audit-mirror running in this process.
 type mirrorRig struct {
-	o      AuditOptions
-	dir    string
-	ns     *server.Server
-	nc     *nats.Conn
-	js     jetstream.JetStream
+	o AuditOptions
+	benchNATS
 	store  *audit.Store // the rig's database
 	dsn    string
 	addr   string // the mirror's HTTP address
@@ -127,17 +122,8 @@ func startMirrorRig(ctx context.Context, o AuditOptions) (*mirrorRig, error) {
 }
 
 func (r *mirrorRig) start(ctx context.Context) error {
-	var err error
-	if r.dir, err = os.MkdirTemp("", "mlc-bench-audit-"); err != nil {
-		return err
-	}
-	if r.ns, err = devstack.StartNATS(r.dir, -1, false); err != nil {
-		return err
-	}
-	if r.nc, r.js, err = stream.Connect(r.ns.ClientURL(), "", "mlc-bench", zerolog.Nop()); err != nil {
-		return err
-	}
-	if _, err := stream.ApplyDeclared(ctx, r.js, auditmirror.ServiceSpec().Uses()); err != nil {
+	err := r.benchNATS.start(ctx, "mlc-bench-audit-", auditmirror.ServiceSpec().Uses())
+	if err != nil {
 		return err
 	}
 	r.store, r.dsn, err = openBenchDatabase(ctx, r.o.ClickHouse)
@@ -327,16 +313,7 @@ func (r *mirrorRig) stop() {
 	if r.store != nil {
 		dropBenchDatabase(r.store)
 	}
-	if r.nc != nil {
-		r.nc.Close()
-	}
-	if r.ns != nil {
-		r.ns.Shutdown()
-		r.ns.WaitForShutdown()
-	}
-	if r.dir != "" {
-		_ = os.RemoveAll(r.dir)
-	}
+	r.benchNATS.stop()
 }
 
 // MirrorRateResult is the sustained mirror rate over a backlog.

@@ -81,11 +81,8 @@ type PublisherStats struct {
 // InventoryRig is JetStream, both simulators with their connections, the
 // Commerce writer in this process and the publisher in its own.
 type InventoryRig struct {
-	o       InventoryOptions
-	dir     string
-	ns      *server.Server
-	nc      *nats.Conn
-	js      jetstream.JetStream
+	o InventoryOptions
+	benchNATS
 	sims    *devstack.Sims
 	ids     []string
 	cancel  context.CancelFunc
@@ -118,17 +115,8 @@ func StartInventory(ctx context.Context, o InventoryOptions) (*InventoryRig, err
 }
 
 func (r *InventoryRig) start(ctx context.Context) error {
-	var err error
-	if r.dir, err = os.MkdirTemp("", "mlc-bench-inventory-"); err != nil {
-		return err
-	}
-	if r.ns, err = devstack.StartNATS(r.dir, -1, false); err != nil {
-		return err
-	}
-	if r.nc, r.js, err = stream.Connect(r.ns.ClientURL(), "", "mlc-bench", zerolog.Nop()); err != nil {
-		return err
-	}
-	if _, err := stream.ApplyDeclared(ctx, r.js, inventory.ServiceSpec().Uses()); err != nil {
+	err := r.benchNATS.start(ctx, "mlc-bench-inventory-", inventory.ServiceSpec().Uses())
+	if err != nil {
 		return err
 	}
 	r.sims, err = devstack.StartSims(devstack.SimOptions{Dir: r.dir, NetSuite: netsuitesim.Config{Latency: r.o.Latency},
@@ -273,15 +261,43 @@ func (r *InventoryRig) Stop() {
 	if r.sims != nil {
 		_ = r.sims.Stop(context.Background())
 	}
-	if r.nc != nil {
-		r.nc.Close()
+	r.benchNATS.stop()
+}
+
+// benchNATS is a benchmark's own JetStream server, its storage in a
+// temporary directory, with part of streams/ applied.
+type benchNATS struct {
+	dir string
+	ns  *server.Server
+	nc  *nats.Conn
+	js  jetstream.JetStream
+}
+
+func (b *benchNATS) start(ctx context.Context, prefix string, sel *stream.Selection) error {
+	var err error
+	if b.dir, err = os.MkdirTemp("", prefix); err != nil {
+		return err
 	}
-	if r.ns != nil {
-		r.ns.Shutdown()
-		r.ns.WaitForShutdown()
+	if b.ns, err = devstack.StartNATS(b.dir, -1, false); err != nil {
+		return err
 	}
-	if r.dir != "" {
-		_ = os.RemoveAll(r.dir)
+	if b.nc, b.js, err = stream.Connect(b.ns.ClientURL(), "", "mlc-bench", zerolog.Nop()); err != nil {
+		return err
+	}
+	_, err = stream.ApplyDeclared(ctx, b.js, sel)
+	return err
+}
+
+func (b *benchNATS) stop() {
+	if b.nc != nil {
+		b.nc.Close()
+	}
+	if b.ns != nil {
+		b.ns.Shutdown()
+		b.ns.WaitForShutdown()
+	}
+	if b.dir != "" {
+		_ = os.RemoveAll(b.dir)
 	}
 }
 
