@@ -171,7 +171,12 @@ func (h *Webhooks) publish(w http.ResponseWriter, r *http.Request, endpoint stri
 	ctx, cancel := context.WithTimeout(r.Context(), h.ackTimeout)
 	defer cancel()
 	opts = append(opts, stream.WithOrigin(fact.origin), stream.WithTraceparent(fact.traceparent))
-	res, err := h.pub.Publish(ctx, fact.CommerceFact, opts...)
+	// Sent at once, the ack awaited: 200 only once JetStream has the fact.
+	var res stream.Published
+	pending, err := h.pub.PublishAsync(fact.CommerceFact, opts...)
+	if err == nil {
+		res, err = pending.Wait(ctx)
+	}
 	h.m.PublishTime.Observe(time.Since(start).Seconds())
 	if errors.Is(err, nats.ErrMaxPayload) || errors.Is(err, jetstream.ErrStreamMessageExceedsMaximum) {
 		// Not an outage: this fact can never be stored, by the poll either.

@@ -4,9 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/ml-connector/ml-connector/pkg/event"
 	"github.com/ml-connector/ml-connector/pkg/natstest"
@@ -76,6 +80,87 @@ func TestPendingWaitEndsWithContext(t *testing.T) {
 	defer cancel()
 	if _, err := pd.Wait(ctx); err == nil {
 		t.Fatal("Wait succeeded with the server gone")
+	}
+}
+
+// plainMessage is a message on any subject, for the edges of the ack path.
+type plainMessage struct{ subject, id string }
+
+func (m plainMessage) Subject() string { return m.subject }
+func (m plainMessage) MsgID() string   { return m.id }
+func (m plainMessage) Key() string     { return "test:" + m.id }
+func (m plainMessage) Type() string    { return "test" }
+func (m plainMessage) Source() string  { return "mlc://test" }
+func (m plainMessage) Schema() string  { return "" }
+func (m plainMessage) Data() ([]byte, error) {
+	return []byte(`{"x":"` + strings.Repeat("y", 200) + `"}`), nil
+}
+
+// Many publishes waiting at once each get their own ack, whoever takes it
+// off the reply subscription; the stream's errors keep their sentinels;
+// a subject no stream takes is asked again, then reported.
+func TestPendingAcksReachTheirOwnWaiter(t *testing.T) {
+	js := declared(t)
+	ctx := context.Background()
+	pub := stream.NewPublisher(js)
+	const n = 64
+	seqs := make(chan uint64, n)
+	errs := make(chan error, n)
+	var pendings []*stream.Pending
+	for i := range n {
+		fact := event.CommerceFact{Kind: event.OrderPlaced, Store: "default", ID: fmt.Sprint("c", i), Raw: []byte(`{}`)}
+		pd, err := pub.PublishAsync(fact)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pendings = append(pendings, pd)
+	}
+	var wg sync.WaitGroup
+	for _, pd := range pendings {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res, err := pd.Wait(ctx)
+			if err != nil || res.Duplicate || res.EventID != pd.EventID() {
+				errs <- fmt.Errorf("%+v %v", res, err)
+				return
+			}
+			seqs <- res.Seq
+		}()
+	}
+	wg.Wait()
+	close(seqs)
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	seen := map[uint64]bool{}
+	for s := range seqs {
+		if seen[s] {
+			t.Fatalf("two waiters got the ack of sequence %d", s)
+		}
+		seen[s] = true
+	}
+	if len(seen) != n {
+		t.Fatalf("%d distinct acks for %d messages", len(seen), n)
+	}
+
+	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "SMALL", Subjects: []string{"small.>"}, MaxMsgSize: 128}); err != nil {
+		t.Fatal(err)
+	}
+	pd, err := pub.PublishAsync(plainMessage{subject: "small.x", id: "big"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pd.Wait(ctx); !errors.Is(err, jetstream.ErrStreamMessageExceedsMaximum) {
+		t.Fatalf("over max_msg_size: %v", err)
+	}
+	pd, err = pub.PublishAsync(plainMessage{subject: "nostream.x", id: "lost"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pd.Wait(ctx); !errors.Is(err, jetstream.ErrNoStreamResponse) {
+		t.Fatalf("no stream: %v", err)
 	}
 }
 
