@@ -19,8 +19,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/ml-connector/ml-connector/pkg/chtest"
 	"github.com/ml-connector/ml-connector/pkg/devstack"
+	"github.com/ml-connector/ml-connector/pkg/event"
 	"github.com/ml-connector/ml-connector/pkg/fleet"
 )
 
@@ -153,11 +156,34 @@ func (s *system) scenario(traffic devstack.DemoOptions, fault func(ctx context.C
 		}
 		s.t.Errorf("promises broken after %v:\n  %s", drain.Round(time.Millisecond), strings.Join(rep.Problems, "\n  "))
 	}
+	s.logStreams()
 	c := demo.Counts()
 	if c.Orders != traffic.Orders || rep.Orders < c.Orders {
 		s.t.Errorf("Commerce has %d orders, the traffic placed %d of %d", rep.Orders, c.Orders, traffic.Orders)
 	}
 	return result{rep: rep, drain: drain, took: time.Since(s.started)}
+}
+
+// logStreams logs how many messages each stream holds, by subject.
+func (s *system) logStreams() {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var b strings.Builder
+	for _, name := range event.Streams() {
+		st, err := s.js.Stream(ctx, name)
+		if err != nil {
+			continue
+		}
+		info, err := st.Info(ctx, jetstream.WithSubjectFilter(">"))
+		if err != nil {
+			continue
+		}
+		fmt.Fprintf(&b, "\n  %s %d:", name, info.State.Msgs)
+		for _, subj := range sortedKeys(info.State.Subjects) {
+			fmt.Fprintf(&b, " %s=%d", subj, info.State.Subjects[subj])
+		}
+	}
+	s.t.Logf("streams:%s", b.String())
 }
 
 // sleep waits d or until ctx is done (false then).
