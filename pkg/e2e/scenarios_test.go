@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"net/http"
+	"os"
+	"strconv"
 	"testing"
 	"time"
 
@@ -16,8 +18,17 @@ import (
 
 // traffic is the scenarios' storefront: orders in both stores, about half
 // of them invoiced, some buyers signing up, NetSuite stock and price changes.
+// MLC_E2E_SCALE=n (a soak) multiplies the orders and the faults by n.
 func traffic(orders int, rate float64) devstack.DemoOptions {
-	return devstack.DemoOptions{Orders: orders, Rate: rate, Seed: 42, ChangeEvery: 4, InvoiceShare: 0.5, BuyerShare: 0.15}
+	return devstack.DemoOptions{Orders: orders * scale(), Rate: rate, Seed: 42, ChangeEvery: 4, InvoiceShare: 0.5, BuyerShare: 0.15}
+}
+
+// scale is MLC_E2E_SCALE, default 1.
+func scale() int {
+	if n, err := strconv.Atoi(os.Getenv("MLC_E2E_SCALE")); err == nil && n > 1 {
+		return n
+	}
+	return 1
 }
 
 // Every webhook arrives three times (the simulator duplicates each one and
@@ -92,7 +103,7 @@ func crashScenario(t *testing.T, ch *chtest.Server) result {
 	s := newSystem(t, ch.Addr, options{name: "crashes"})
 	kills := 0
 	res := s.scenario(traffic(40, 8), func(ctx context.Context, placed <-chan struct{}) {
-		for i := 0; i < 6 && sleep(ctx, 700*time.Millisecond); i++ {
+		for i := 0; i < 6*scale() && sleep(ctx, 700*time.Millisecond); i++ {
 			name := "netsuite-writer"
 			if i%2 == 1 {
 				name = "transform"
@@ -110,8 +121,8 @@ func crashScenario(t *testing.T, ch *chtest.Server) result {
 			p.waitReady(t)
 		}
 	})
-	if w, tr := s.procs["netsuite-writer"].starts, s.procs["transform"].starts; kills < 6 || w != 4 || tr != 4 {
-		t.Errorf("%d kills, netsuite-writer started %d times, transform %d: want 6 kills and 4 starts each", kills, w, tr)
+	if w, tr := s.procs["netsuite-writer"].starts, s.procs["transform"].starts; kills < 6*scale() || w != 1+3*scale() || tr != 1+3*scale() {
+		t.Errorf("%d kills, netsuite-writer started %d times, transform %d: want %d kills and %d starts each", kills, w, tr, 6*scale(), 1+3*scale())
 	}
 	return res
 }
@@ -133,7 +144,7 @@ func netsuiteScenario(t *testing.T, ch *chtest.Server) result {
 		func() { ns.FailNext("record/v1", 5, netsuitesim.FaultConcurrencyLimit) },
 	}
 	res := s.scenario(traffic(40, 8), func(ctx context.Context, placed <-chan struct{}) {
-		for i := 0; i < 24 && sleep(ctx, 250*time.Millisecond); i++ {
+		for i := 0; i < 24*scale() && sleep(ctx, 250*time.Millisecond); i++ {
 			faults[i%len(faults)]()
 		}
 	})
@@ -222,7 +233,7 @@ func restKilledScenario(t *testing.T, ch *chtest.Server) result {
 	s := newSystem(t, ch.Addr, options{name: "rest_killed"})
 	names := []string{"ingest", "inventory-publisher", "audit-mirror"}
 	res := s.scenario(traffic(40, 8), func(ctx context.Context, placed <-chan struct{}) {
-		for i := 0; i < 6 && sleep(ctx, 600*time.Millisecond); i++ {
+		for i := 0; i < 6*scale() && sleep(ctx, 600*time.Millisecond); i++ {
 			p := s.procs[names[i%len(names)]]
 			p.kill()
 			if !sleep(ctx, 400*time.Millisecond) {
