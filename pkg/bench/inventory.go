@@ -492,7 +492,9 @@ func ServePublisher(ctx context.Context, in io.Reader, out io.Writer, environ ma
 			default:
 				r = PublisherRun{Published: sum.Stores[0].Published, Pages: sum.Pages.Total(), Duration: sum.Duration}
 			}
-			err = reply(r)
+			if err := reply(r); err != nil {
+				return err
+			}
 		case "reset":
 			firstRSS = peakRSS()
 			runtime.GC()
