@@ -173,7 +173,7 @@ func commerceDownScenario(t *testing.T, ch *chtest.Server) result {
 		during = len(s.sims.Commerce.Deliveries()) - before
 		s.sims.Commerce.FailNext(0, 0)
 	})
-	if during < 20 {
+	if during < 10 {
 		t.Errorf("%d webhooks during the outage: the outage missed the traffic", during)
 	}
 	refused := 0
