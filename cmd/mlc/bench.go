@@ -178,7 +178,10 @@ func runBenchIngest(cmd *cobra.Command, f benchIngestFlags) error {
 				if err != nil {
 					return err
 				}
-				best.Name = fmt.Sprintf("max at p99 <= %v", f.slo)
+				best.Name = fmt.Sprintf("max at p99 <= %v: %.0f/s", f.slo, best.Rate)
+				if best.Rate == 0 {
+					best.Name = fmt.Sprintf("max at p99 <= %v: none (%.0f/s failed)", f.slo, f.startRate)
+				}
 				best.Sync, best.Where = s, tg.Where()
 				maxes = append(maxes, best)
 			}

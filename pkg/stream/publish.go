@@ -2,7 +2,11 @@ package stream
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -17,13 +21,14 @@ import (
 // traceparent), and returns only once the stream has stored it. A
 // duplicate ack (JetStream already had the message id) is success.
 type Publisher struct {
-	js  jetstream.JetStream
-	now func() time.Time
+	js   jetstream.JetStream
+	now  func() time.Time
+	acks *ackRouter
 }
 
 // NewPublisher returns a Publisher on js.
 func NewPublisher(js jetstream.JetStream) *Publisher {
-	return &Publisher{js: js, now: time.Now}
+	return &Publisher{js: js, now: time.Now, acks: &ackRouter{nc: js.Conn()}}
 }
 
 // Published says what the stream did with a message.
@@ -107,26 +112,39 @@ func (p *Publisher) Publish(ctx context.Context, m event.Message, opts ...Publis
 
 // Pending is a message sent by PublishAsync whose ack has not been
 // awaited yet. The message is stored only once Wait returns without error.
+// Wait must be called: it also forgets the message, so a publish whose ack
+// never comes (a wait that timed out) leaves nothing behind.
 type Pending struct {
-	future  jetstream.PubAckFuture
+	acks    *ackRouter
+	msg     *nats.Msg
+	token   string
+	ch      chan *nats.Msg
 	eventID string
 	what    string // key and subject, for errors
 }
 
-// PublishAsync sends m without waiting for the stream: the ack arrives on
-// the connection's shared reply subscription and Wait collects it. A
-// producer still answers or acks its input only after Wait succeeded.
+// PublishAsync sends m without waiting for the stream; Wait collects the
+// ack. A producer still answers or acks its input only after Wait
+// succeeded. The acks of all of a Publisher's messages arrive on one reply
+// subscription that the connection's read loop feeds straight into a
+// channel, and whoever is waiting takes them from there: with few
+// messages in flight each waiter usually reads its own ack, a goroutine
+// hand-off and a lock on the connection fewer than a request takes. (The
+// jetstream package's own async publish keeps a message it never got an
+// ack for until the connection drops, and refuses new ones after 4,000 of
+// them: a front door must not wedge on lost acks.)
 func (p *Publisher) PublishAsync(m event.Message, opts ...PublishOption) (*Pending, error) {
 	msg, id, err := p.Build(m, opts...)
 	if err != nil {
 		return nil, err
 	}
 	what := m.Key() + " to " + msg.Subject
-	f, err := p.js.PublishMsgAsync(msg)
+	pd, err := p.acks.send(msg)
 	if err != nil {
 		return nil, fmt.Errorf("publish %s: %w", what, err)
 	}
-	return &Pending{future: f, eventID: id, what: what}, nil
+	pd.eventID, pd.what = id, what
+	return pd, nil
 }
 
 // EventID is the CloudEvents id of the envelope sent.
@@ -134,16 +152,121 @@ func (pd *Pending) EventID() string { return pd.eventID }
 
 // Wait waits for the stream's ack (a duplicate is success, as in Publish)
 // or for ctx. After ctx ends the message may still be stored: like a
-// Publish that timed out, the outcome is unknown.
+// Publish that timed out, the outcome is unknown. A stream that does not
+// answer yet (no responders, e.g. during a leader election) is asked again
+// as jetstream's Publish does: the same message id, so never stored twice.
 func (pd *Pending) Wait(ctx context.Context) (Published, error) {
-	select {
-	case ack := <-pd.future.Ok():
-		return Published{EventID: pd.eventID, Stream: ack.Stream, Seq: ack.Sequence, Duplicate: ack.Duplicate}, nil
-	case err := <-pd.future.Err():
-		return Published{EventID: pd.eventID}, fmt.Errorf("publish %s: %w", pd.what, err)
-	case <-ctx.Done():
-		return Published{EventID: pd.eventID}, fmt.Errorf("publish %s: waiting for the ack: %w", pd.what, ctx.Err())
+	defer pd.acks.forget(pd.token)
+	for attempt := 0; ; attempt++ {
+		reply, err := pd.acks.await(ctx, pd.token, pd.ch)
+		if err != nil {
+			return Published{EventID: pd.eventID}, fmt.Errorf("publish %s: waiting for the ack: %w", pd.what, err)
+		}
+		if len(reply.Data) == 0 && reply.Header.Get("Status") == "503" {
+			if attempt >= jetstream.DefaultPubRetryAttempts {
+				return Published{EventID: pd.eventID}, fmt.Errorf("publish %s: %w", pd.what, jetstream.ErrNoStreamResponse)
+			}
+			select {
+			case <-ctx.Done():
+				return Published{EventID: pd.eventID}, fmt.Errorf("publish %s: %w", pd.what, ctx.Err())
+			case <-time.After(jetstream.DefaultPubRetryWait):
+			}
+			if err := pd.acks.nc.PublishMsg(pd.msg); err != nil {
+				return Published{EventID: pd.eventID}, fmt.Errorf("publish %s: %w", pd.what, err)
+			}
+			continue
+		}
+		var ack struct {
+			Error     *jetstream.APIError `json:"error"`
+			Stream    string              `json:"stream"`
+			Seq       uint64              `json:"seq"`
+			Duplicate bool                `json:"duplicate"`
+		}
+		switch err := json.Unmarshal(reply.Data, &ack); {
+		case err != nil:
+			return Published{EventID: pd.eventID}, fmt.Errorf("publish %s: %w", pd.what, jetstream.ErrInvalidJSAck)
+		case ack.Error != nil:
+			return Published{EventID: pd.eventID}, fmt.Errorf("publish %s: nats: %w", pd.what, ack.Error)
+		case ack.Stream == "":
+			return Published{EventID: pd.eventID}, fmt.Errorf("publish %s: %w", pd.what, jetstream.ErrInvalidJSAck)
+		}
+		return Published{EventID: pd.eventID, Stream: ack.Stream, Seq: ack.Seq, Duplicate: ack.Duplicate}, nil
 	}
+}
+
+// ackRouter hands JetStream acks to the Pending they answer.
+type ackRouter struct {
+	nc     *nats.Conn
+	once   sync.Once
+	err    error
+	prefix string         // reply subjects are prefix + token
+	in     chan *nats.Msg // every reply, from the read loop
+	next   atomic.Uint64
+
+	mu      sync.Mutex
+	waiting map[string]chan *nats.Msg // token -> its Pending's channel
+}
+
+// ackBuffer bounds the replies queued for waiters. Waiting publishes take
+// them at once; only acks of publishes whose wait already ended linger
+// until the next waiter drops them.
+const ackBuffer = 1 << 14
+
+func (a *ackRouter) send(msg *nats.Msg) (*Pending, error) {
+	a.once.Do(func() {
+		a.prefix = a.nc.NewInbox() + "."
+		a.in = make(chan *nats.Msg, ackBuffer)
+		a.waiting = map[string]chan *nats.Msg{}
+		_, a.err = a.nc.ChanSubscribe(a.prefix+"*", a.in)
+	})
+	if a.err != nil {
+		return nil, fmt.Errorf("ack subscription: %w", a.err)
+	}
+	token := strconv.FormatUint(a.next.Add(1), 36)
+	pd := &Pending{acks: a, msg: msg, token: token, ch: make(chan *nats.Msg, 1)}
+	a.mu.Lock()
+	a.waiting[token] = pd.ch
+	a.mu.Unlock()
+	msg.Reply = a.prefix + token
+	if err := a.nc.PublishMsg(msg); err != nil {
+		a.forget(token)
+		return nil, err
+	}
+	return pd, nil
+}
+
+// await returns the next reply for token, routing every other reply it
+// takes on the way to its own waiter (or dropping it when that one has
+// stopped waiting).
+func (a *ackRouter) await(ctx context.Context, token string, mine chan *nats.Msg) (*nats.Msg, error) {
+	for {
+		select {
+		case m := <-mine:
+			return m, nil
+		case m := <-a.in:
+			t := m.Subject[len(a.prefix):]
+			if t == token {
+				return m, nil
+			}
+			a.mu.Lock()
+			ch := a.waiting[t]
+			a.mu.Unlock()
+			if ch != nil {
+				select {
+				case ch <- m:
+				default: // a second reply to the same message: the first counts
+				}
+			}
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
+func (a *ackRouter) forget(token string) {
+	a.mu.Lock()
+	delete(a.waiting, token)
+	a.mu.Unlock()
 }
 
 // Build renders m as the NATS message Publish would send, and returns its

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/ml-connector/ml-connector/pkg/event"
@@ -161,6 +162,42 @@ func TestPendingAcksReachTheirOwnWaiter(t *testing.T) {
 	}
 	if _, err := pd.Wait(ctx); !errors.Is(err, jetstream.ErrNoStreamResponse) {
 		t.Fatalf("no stream: %v", err)
+	}
+}
+
+// Acks that never come (a subscriber that takes the message and never
+// answers stands for a lost reply) leave nothing behind: after more of them
+// than jetstream's async publish tolerates (4,000), publishing still works.
+func TestLostAcksDoNotWedgePublishing(t *testing.T) {
+	ns := natstest.RunServer(t)
+	nc, js := natstest.Connect(t, ns)
+	if _, err := stream.ApplyDeclared(context.Background(), js, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := nc.Subscribe("quiet.>", func(*nats.Msg) {}); err != nil {
+		t.Fatal(err)
+	}
+	pub := stream.NewPublisher(js)
+	gone, cancel := context.WithCancel(context.Background())
+	cancel()
+	for i := range 4100 {
+		pd, err := pub.PublishAsync(plainMessage{subject: "quiet.x", id: fmt.Sprint(i)})
+		if err != nil {
+			t.Fatalf("publish %d: %v", i, err)
+		}
+		if _, err := pd.Wait(gone); !errors.Is(err, context.Canceled) {
+			t.Fatalf("wait %d: %v", i, err)
+		}
+	}
+	fact := event.CommerceFact{Kind: event.OrderPlaced, Store: "default", ID: "after-lost", Raw: []byte(`{}`)}
+	pd, err := pub.PublishAsync(fact)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if res, err := pd.Wait(ctx); err != nil || res.Stream != event.StreamCommerce {
+		t.Fatalf("after lost acks: %+v %v", res, err)
 	}
 }
 
