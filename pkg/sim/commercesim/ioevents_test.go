@@ -377,10 +377,15 @@ func TestIOEventsTimeoutIsRetried(t *testing.T) {
 		}
 	})
 	t.Cleanup(func() { close(release) })
-	s := ioServer(t, rc.srv.URL, func(c *IOEventsConfig) { c.Timeout = 100 * time.Millisecond })
+	s := ioServer(t, rc.srv.URL, func(c *IOEventsConfig) { c.Timeout = 300 * time.Millisecond })
 	mustPlace(t, s, "default", OrderSpec{})
 	d := waitIO(t, s)[0]
-	if !d.Delivered || len(d.Attempts) != 2 || d.Attempts[0].StatusCode != 0 || !strings.HasPrefix(d.Attempts[0].Error, "timeout after") {
+	// The first attempt hangs and times out; a later one is answered. On a
+	// loaded machine a retry may time out too, so only the first and the
+	// last attempt are pinned.
+	n := len(d.Attempts)
+	if !d.Delivered || n < 2 || d.Attempts[0].StatusCode != 0 || !strings.HasPrefix(d.Attempts[0].Error, "timeout after") ||
+		d.Attempts[n-1].StatusCode/100 != 2 {
 		t.Fatalf("delivery %s %+v", d.Outcome, d.Attempts)
 	}
 }
