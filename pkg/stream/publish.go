@@ -118,7 +118,9 @@ type Pending struct {
 	acks    *ackRouter
 	msg     *nats.Msg
 	token   string
-	ch      chan *nats.Msg
+	ch      chan *nats.Msg // its own ack, when another waiter took it
+	prefix  string         // of the reply subject
+	in      chan *nats.Msg // the router's replies
 	eventID string
 	what    string // key and subject, for errors
 }
@@ -158,7 +160,7 @@ func (pd *Pending) EventID() string { return pd.eventID }
 func (pd *Pending) Wait(ctx context.Context) (Published, error) {
 	defer pd.acks.forget(pd.token)
 	for attempt := 0; ; attempt++ {
-		reply, err := pd.acks.await(ctx, pd.token, pd.ch)
+		reply, err := pd.acks.await(ctx, pd)
 		if err != nil {
 			return Published{EventID: pd.eventID}, fmt.Errorf("publish %s: waiting for the ack: %w", pd.what, err)
 		}
@@ -196,14 +198,12 @@ func (pd *Pending) Wait(ctx context.Context) (Published, error) {
 
 // ackRouter hands JetStream acks to the Pending they answer.
 type ackRouter struct {
-	nc     *nats.Conn
-	once   sync.Once
-	err    error
-	prefix string         // reply subjects are prefix + token
-	in     chan *nats.Msg // every reply, from the read loop
-	next   atomic.Uint64
+	nc   *nats.Conn
+	next atomic.Uint64
 
 	mu      sync.Mutex
+	prefix  string                    // reply subjects are prefix + token
+	in      chan *nats.Msg            // every reply, from the read loop; nil until subscribed
 	waiting map[string]chan *nats.Msg // token -> its Pending's channel
 }
 
@@ -213,21 +213,23 @@ type ackRouter struct {
 const ackBuffer = 1 << 14
 
 func (a *ackRouter) send(msg *nats.Msg) (*Pending, error) {
-	a.once.Do(func() {
-		a.prefix = a.nc.NewInbox() + "."
-		a.in = make(chan *nats.Msg, ackBuffer)
-		a.waiting = map[string]chan *nats.Msg{}
-		_, a.err = a.nc.ChanSubscribe(a.prefix+"*", a.in)
-	})
-	if a.err != nil {
-		return nil, fmt.Errorf("ack subscription: %w", a.err)
-	}
 	token := strconv.FormatUint(a.next.Add(1), 36)
 	pd := &Pending{acks: a, msg: msg, token: token, ch: make(chan *nats.Msg, 1)}
 	a.mu.Lock()
+	if a.in == nil {
+		// Subscribed on first use; a failure (a closed connection) is
+		// returned and tried again by the next publish.
+		prefix, in := a.nc.NewInbox()+".", make(chan *nats.Msg, ackBuffer)
+		if _, err := a.nc.ChanSubscribe(prefix+"*", in); err != nil {
+			a.mu.Unlock()
+			return nil, fmt.Errorf("ack subscription: %w", err)
+		}
+		a.prefix, a.in, a.waiting = prefix, in, map[string]chan *nats.Msg{}
+	}
 	a.waiting[token] = pd.ch
+	pd.prefix, pd.in = a.prefix, a.in
 	a.mu.Unlock()
-	msg.Reply = a.prefix + token
+	msg.Reply = pd.prefix + token
 	if err := a.nc.PublishMsg(msg); err != nil {
 		a.forget(token)
 		return nil, err
@@ -235,17 +237,17 @@ func (a *ackRouter) send(msg *nats.Msg) (*Pending, error) {
 	return pd, nil
 }
 
-// await returns the next reply for token, routing every other reply it
-// takes on the way to its own waiter (or dropping it when that one has
-// stopped waiting).
-func (a *ackRouter) await(ctx context.Context, token string, mine chan *nats.Msg) (*nats.Msg, error) {
+// await returns the next reply for pd, routing every other reply it takes
+// on the way to its own waiter (or dropping it when that one has stopped
+// waiting).
+func (a *ackRouter) await(ctx context.Context, pd *Pending) (*nats.Msg, error) {
 	for {
 		select {
-		case m := <-mine:
+		case m := <-pd.ch:
 			return m, nil
-		case m := <-a.in:
-			t := m.Subject[len(a.prefix):]
-			if t == token {
+		case m := <-pd.in:
+			t := m.Subject[len(pd.prefix):]
+			if t == pd.token {
 				return m, nil
 			}
 			a.mu.Lock()
