@@ -2,17 +2,21 @@ package audit_test
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go"
 
 	"github.com/ml-connector/ml-connector/pkg/audit"
 	"github.com/ml-connector/ml-connector/pkg/audit/audittest"
 	"github.com/ml-connector/ml-connector/pkg/bench"
 	"github.com/ml-connector/ml-connector/pkg/chtest"
 	"github.com/ml-connector/ml-connector/pkg/event"
+	"github.com/ml-connector/ml-connector/pkg/natstest"
+	"github.com/ml-connector/ml-connector/pkg/stream"
 )
 
 func orderBodies(tb testing.TB, n int) [][]byte {
@@ -24,6 +28,13 @@ func orderBodies(tb testing.TB, n int) [][]byte {
 	return b
 }
 
+// publisher builds the benchmarks' messages (stream.Publisher wants a
+// JetStream connection).
+func publisher(tb testing.TB) *stream.Publisher {
+	_, js := natstest.Connect(tb, natstest.RunServer(tb))
+	return stream.NewPublisher(js)
+}
+
 // BenchmarkInsert measures rows/s into ClickHouse in batches of 5000, the
 // mirror's default (go test -run X -bench Insert ./audit/): a flow's rows,
 // per order its webhook fact (the simulator's payload), its command and
@@ -31,7 +42,7 @@ func orderBodies(tb testing.TB, n int) [][]byte {
 func BenchmarkInsert(b *testing.B) {
 	srv := chtest.Start(b)
 	s := openStoreB(b, srv)
-	rows, err := bench.AuditRows(1250, orderBodies(b, 50)) // 5000 rows
+	rows, err := bench.AuditRows(publisher(b), 1250, orderBodies(b, 50)) // 5000 rows
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -52,20 +63,27 @@ func BenchmarkInsert(b *testing.B) {
 }
 
 // BenchmarkFromMessage is the per-message cost of building a row
-// (envelope decode, contract decode, redaction scan).
+// (envelope decode, contract decode, redaction scan), per stream of a
+// flow: the order webhook facts (2-4 KB), their commands, their outcomes.
 func BenchmarkFromMessage(b *testing.B) {
-	bodies := orderBodies(b, 20)
-	var msgs []message
-	for i := range 20 {
-		fact := event.CommerceFact{Kind: event.OrderPlaced, Store: "default", ID: fmt.Sprint(i), DataSchema: event.SchemaWebhook, Raw: bodies[i]}
-		msgs = append(msgs, message{meta: audit.Meta{Stream: event.StreamCommerce, Seq: uint64(i + 1), Published: time.Now()},
-			subject: fact.Subject(), hdr: headers(fact, event.OriginWebhook), data: envelope(b, fact, time.Now())})
+	msgs, err := bench.FlowMessages(publisher(b), 1, 20, orderBodies(b, 20))
+	if err != nil {
+		b.Fatal(err)
 	}
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := range b.N {
-		m := msgs[i%len(msgs)]
-		_ = m.row(time.Now())
+	for _, name := range []string{event.StreamCommerce, event.StreamNetSuite, event.StreamSync} {
+		var mine []*nats.Msg
+		for _, m := range msgs {
+			if strings.HasPrefix(m.Subject, strings.ToLower(name)+".") {
+				mine = append(mine, m)
+			}
+		}
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			for i := 0; b.Loop(); i++ {
+				m := mine[i%len(mine)]
+				_ = audit.FromMessage(audit.Meta{Stream: name, Seq: uint64(i + 1), Published: time.Now()}, m.Subject, m.Header, m.Data, time.Now())
+			}
+		})
 	}
 }
 

@@ -102,7 +102,7 @@ func FromMessage(m Meta, subject string, hdr nats.Header, data []byte, mirrored 
 	}
 	switch {
 	case m.Stream == event.StreamSync:
-		o, _, err := event.DecodeSyncOutcome(data)
+		o, err := syncOutcome(env, data)
 		if err != nil {
 			r.Status, r.Error = StatusInvalid, err.Error()
 			return r

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -284,6 +286,14 @@ func FuzzReadHead(f *testing.F) {
 		`{"specversion":"1.0","id":"1","type":"t","source":"s","dataschema":1}`,
 		`{"ſpecversion":"1.0","id":"1","type":"t","source":"s"}`,
 		`[]`, `null`, `"x"`, `{}`, ` {"specversion" : "1.0" , "id":"1","type":"t","source":"s"} `,
+		// SYNC outcomes: as published, with a data_base64, a null data, the wrong type, an unknown field, duplicates.
+		`{"specversion":"1.0","id":"1","type":"sync.ok.salesorder","source":"s","data":{"kind":"salesorder","status":"ok","attempts":2}}`,
+		`{"specversion":"1.0","id":"1","type":"sync.ok.salesorder","source":"s","data_base64":"eyJraW5kIjoic2FsZXNvcmRlciIsInN0YXR1cyI6Im9rIn0="}`,
+		`{"specversion":"1.0","id":"1","type":"sync.failed.salesorder","source":"s","data":null}`,
+		`{"specversion":"1.0","id":"1","type":"sync.failed.salesorder","source":"s","data":{"kind":"salesorder","status":"ok"}}`,
+		`{"specversion":"1.0","id":"1","type":"sync.ok.salesorder","source":"s","data":{"kind":"salesorder","status":"ok","extra":1}}`,
+		`{"specversion":"1.0","id":"1","type":"sync.ok.salesorder","source":"s","data":{"status":"failed"},"DATA":{"kind":"salesorder","status":"ok"}}`,
+		`{"specversion":"1.0","id":"1","type":"order.placed","source":"s","data":{}}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -301,6 +311,15 @@ func FuzzReadHead(f *testing.F) {
 		}
 		if h.ID != env.ID || h.Type != env.Type || h.Source != env.Source || h.Subject != env.Subject || !h.Time.Equal(env.Time) {
 			t.Fatalf("readHead %+v, event.Decode %+v for %s", h, env, b)
+		}
+		if !h.b64 && !bytes.Equal(h.data, env.Data) {
+			t.Fatalf("readHead data %q, event.Decode data %q for %s", h.data, env.Data, b)
+		}
+		// The SYNC fast path gives DecodeSyncOutcome's outcome and verdict.
+		o, oerr := syncOutcome(h, b)
+		want, _, werr := event.DecodeSyncOutcome(b)
+		if fmt.Sprint(oerr) != fmt.Sprint(werr) || !reflect.DeepEqual(o, want) {
+			t.Fatalf("syncOutcome %+v, %v; DecodeSyncOutcome %+v, %v for %s", o, oerr, want, werr, b)
 		}
 	})
 }

@@ -50,9 +50,8 @@ func (o AuditOptions) say(format string, args ...any) {
 const auditBodies = 50
 
 // FlowMessages are orders' messages as the services publish them, four an
-// order (audittest.Order): orders first..first+orders-1.
-func FlowMessages(first, orders int, bodies [][]byte) ([]*nats.Msg, error) {
-	pub := stream.NewPublisher(nil) // Build only
+// order (audittest.Order): orders first..first+orders-1, built by pub.
+func FlowMessages(pub *stream.Publisher, first, orders int, bodies [][]byte) ([]*nats.Msg, error) {
 	out := make([]*nats.Msg, 0, 4*orders)
 	for i := range orders {
 		msgs, err := audittest.Order(pub, "default", first+i, bodies[i%len(bodies)])
@@ -67,8 +66,8 @@ func FlowMessages(first, orders int, bodies [][]byte) ([]*nats.Msg, error) {
 // AuditRows are orders' rows as the mirror builds them from FlowMessages,
 // with per-stream sequences from 1 and JetStream times a millisecond apart
 // an hour ago.
-func AuditRows(orders int, bodies [][]byte) ([]audit.Row, error) {
-	msgs, err := FlowMessages(1, orders, bodies)
+func AuditRows(pub *stream.Publisher, orders int, bodies [][]byte) ([]audit.Row, error) {
+	msgs, err := FlowMessages(pub, 1, orders, bodies)
 	if err != nil {
 		return nil, err
 	}
@@ -342,7 +341,7 @@ func MirrorRate(ctx context.Context, o AuditOptions, messages int) (MirrorRateRe
 		return MirrorRateResult{}, err
 	}
 	defer r.stop()
-	msgs, err := FlowMessages(1, max(1, messages/4), bodies)
+	msgs, err := FlowMessages(stream.NewPublisher(r.js), 1, max(1, messages/4), bodies)
 	if err != nil {
 		return MirrorRateResult{}, err
 	}
@@ -428,7 +427,7 @@ func MirrorLag(ctx context.Context, o AuditOptions, rate float64, warmup, durati
 	defer r.stop()
 	n := int(rate * (warmup + duration).Seconds())
 	o.say("building %d messages", n)
-	msgs, err := FlowMessages(1, max(1, n/4), bodies)
+	msgs, err := FlowMessages(stream.NewPublisher(r.js), 1, max(1, n/4), bodies)
 	if err != nil {
 		return res, err
 	}
@@ -592,7 +591,13 @@ func TrailLatency(ctx context.Context, o AuditOptions, rows, queries int) (Trail
 		return res, err
 	}
 	defer dropBenchDatabase(s)
-	seed, err := AuditRows(trailSeedOrders, bodies)
+	// JetStream only to build the seed's messages with.
+	var js benchNATS
+	defer js.stop()
+	if err := js.start(ctx, "mlc-bench-trail-", auditmirror.ServiceSpec().Uses()); err != nil {
+		return res, err
+	}
+	seed, err := AuditRows(stream.NewPublisher(js.js), trailSeedOrders, bodies)
 	if err != nil {
 		return res, err
 	}

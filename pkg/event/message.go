@@ -97,16 +97,23 @@ func decodeData[T any](body []byte, typeOK func(string) bool) (T, Envelope, erro
 	if err != nil {
 		return zero, Envelope{}, err
 	}
-	if !typeOK(env.Type) {
-		return zero, env, fmt.Errorf("%w: unexpected event type %q", ErrInvalidMessage, env.Type)
+	v, err := dataAs[T](env.Type, env.Data, typeOK)
+	return v, env, err
+}
+
+// dataAs is decodeData's second half: an envelope's data into T.
+func dataAs[T any](eventType string, data []byte, typeOK func(string) bool) (T, error) {
+	var zero T
+	if !typeOK(eventType) {
+		return zero, fmt.Errorf("%w: unexpected event type %q", ErrInvalidMessage, eventType)
 	}
 	var v T
-	dec := json.NewDecoder(bytes.NewReader(env.Data))
+	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&v); err != nil {
-		return zero, env, fmt.Errorf("%w: %s data: %v", ErrInvalidMessage, env.Type, err)
+		return zero, fmt.Errorf("%w: %s data: %v", ErrInvalidMessage, eventType, err)
 	}
-	return v, env, nil
+	return v, nil
 }
 
 // hash16 is the first 16 hex digits of sha256 over the parts, each
