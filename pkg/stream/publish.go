@@ -28,7 +28,9 @@ type Publisher struct {
 
 // NewPublisher returns a Publisher on js.
 func NewPublisher(js jetstream.JetStream) *Publisher {
-	return &Publisher{js: js, now: time.Now, acks: &ackRouter{nc: js.Conn()}}
+	// The ack router subscribes on first use: a Publisher that only Builds
+	// may be made without a connection (NewPublisher(nil)).
+	return &Publisher{js: js, now: time.Now, acks: &ackRouter{}}
 }
 
 // Published says what the stream did with a message.
@@ -116,6 +118,7 @@ func (p *Publisher) Publish(ctx context.Context, m event.Message, opts ...Publis
 // never comes (a wait that timed out) leaves nothing behind.
 type Pending struct {
 	acks    *ackRouter
+	nc      *nats.Conn
 	msg     *nats.Msg
 	token   string
 	ch      chan *nats.Msg // its own ack, when another waiter took it
@@ -141,7 +144,7 @@ func (p *Publisher) PublishAsync(m event.Message, opts ...PublishOption) (*Pendi
 		return nil, err
 	}
 	what := m.Key() + " to " + msg.Subject
-	pd, err := p.acks.send(msg)
+	pd, err := p.acks.send(p.js.Conn(), msg)
 	if err != nil {
 		return nil, fmt.Errorf("publish %s: %w", what, err)
 	}
@@ -173,7 +176,7 @@ func (pd *Pending) Wait(ctx context.Context) (Published, error) {
 				return Published{EventID: pd.eventID}, fmt.Errorf("publish %s: %w", pd.what, ctx.Err())
 			case <-time.After(jetstream.DefaultPubRetryWait):
 			}
-			if err := pd.acks.nc.PublishMsg(pd.msg); err != nil {
+			if err := pd.nc.PublishMsg(pd.msg); err != nil {
 				return Published{EventID: pd.eventID}, fmt.Errorf("publish %s: %w", pd.what, err)
 			}
 			continue
@@ -198,7 +201,6 @@ func (pd *Pending) Wait(ctx context.Context) (Published, error) {
 
 // ackRouter hands JetStream acks to the Pending they answer.
 type ackRouter struct {
-	nc   *nats.Conn
 	next atomic.Uint64
 
 	mu      sync.Mutex
@@ -212,15 +214,15 @@ type ackRouter struct {
 // until the next waiter drops them.
 const ackBuffer = 1 << 14
 
-func (a *ackRouter) send(msg *nats.Msg) (*Pending, error) {
+func (a *ackRouter) send(nc *nats.Conn, msg *nats.Msg) (*Pending, error) {
 	token := strconv.FormatUint(a.next.Add(1), 36)
-	pd := &Pending{acks: a, msg: msg, token: token, ch: make(chan *nats.Msg, 1)}
+	pd := &Pending{acks: a, nc: nc, msg: msg, token: token, ch: make(chan *nats.Msg, 1)}
 	a.mu.Lock()
 	if a.in == nil {
 		// Subscribed on first use; a failure (a closed connection) is
 		// returned and tried again by the next publish.
-		prefix, in := a.nc.NewInbox()+".", make(chan *nats.Msg, ackBuffer)
-		if _, err := a.nc.ChanSubscribe(prefix+"*", in); err != nil {
+		prefix, in := nc.NewInbox()+".", make(chan *nats.Msg, ackBuffer)
+		if _, err := nc.ChanSubscribe(prefix+"*", in); err != nil {
 			a.mu.Unlock()
 			return nil, fmt.Errorf("ack subscription: %w", err)
 		}
@@ -230,7 +232,7 @@ func (a *ackRouter) send(msg *nats.Msg) (*Pending, error) {
 	pd.prefix, pd.in = a.prefix, a.in
 	a.mu.Unlock()
 	msg.Reply = pd.prefix + token
-	if err := a.nc.PublishMsg(msg); err != nil {
+	if err := nc.PublishMsg(msg); err != nil {
 		a.forget(token)
 		return nil, err
 	}

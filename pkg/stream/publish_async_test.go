@@ -201,6 +201,15 @@ func TestLostAcksDoNotWedgePublishing(t *testing.T) {
 	}
 }
 
+// A Publisher that only builds messages needs no connection.
+func TestBuildWithoutConnection(t *testing.T) {
+	fact := event.CommerceFact{Kind: event.OrderPlaced, Store: "default", ID: "5", Raw: []byte(`{}`)}
+	msg, id, err := stream.NewPublisher(nil).Build(fact)
+	if err != nil || id == "" || msg.Header.Get(event.HeaderMsgID) != "order.placed:default:5" {
+		t.Fatalf("%v %q %v", msg, id, err)
+	}
+}
+
 // go test -run x -bench Publish ./stream/
 func BenchmarkPublish(b *testing.B) {
 	raw := []byte(`{"eventName":"sales_order_place_after","data":{"order":{"increment_id":"1","items":[` +
