@@ -246,24 +246,76 @@ func publishAll(ctx context.Context, js jetstream.JetStream, msgs []*nats.Msg) e
 	return wait()
 }
 
-// visible is how far each stream is in ClickHouse: the highest sequence
-// inserted (one batch loop per stream inserts in stream order).
-func visible(ctx context.Context, s *audit.Store) (map[string]uint64, error) {
-	rows, err := s.Conn().Query(ctx, fmt.Sprintf("SELECT stream, max(seq) FROM %s.%s GROUP BY stream", s.Database(), audit.EventsTable))
+// sightings records when each message first showed in a query of the
+// audit table. The mirror stamps every row of a batch with one
+// mirrored_ms, so a poll asks for the batches (stream, mirrored_ms, rows)
+// and reads the sequences of the new ones only: exact per message
+// whatever order batches are inserted in (MLC_AUDIT_WORKERS > 1).
+type sightings struct {
+	s       *audit.Store
+	batches map[batchKey]uint64 // rows seen per batch
+	seen    map[string]map[uint64]time.Time
+}
+
+type batchKey struct {
+	stream string
+	ms     int64
+}
+
+func newSightings(s *audit.Store) *sightings {
+	return &sightings{s: s, batches: map[batchKey]uint64{}, seen: map[string]map[uint64]time.Time{}}
+}
+
+// poll records the messages that became visible since the last poll, at
+// the time the batch list came back (an upper bound of their visibility).
+func (v *sightings) poll(ctx context.Context) error {
+	table := v.s.Database() + "." + audit.EventsTable
+	rows, err := v.s.Conn().Query(ctx, "SELECT stream, mirrored_ms, count() FROM "+table+" GROUP BY stream, mirrored_ms")
 	if err != nil {
-		return nil, err
+		return err
 	}
-	defer rows.Close()
-	out := map[string]uint64{}
+	at := time.Now()
+	var fresh []batchKey
 	for rows.Next() {
-		var name string
-		var seq uint64
-		if err := rows.Scan(&name, &seq); err != nil {
-			return nil, err
+		var k batchKey
+		var n uint64
+		if err := rows.Scan(&k.stream, &k.ms, &n); err != nil {
+			rows.Close()
+			return err
 		}
-		out[name] = seq
+		if n > v.batches[k] {
+			v.batches[k] = n
+			fresh = append(fresh, k)
+		}
 	}
-	return out, rows.Err()
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, k := range fresh {
+		seqs, err := v.s.Conn().Query(ctx, "SELECT seq FROM "+table+" WHERE stream = ? AND mirrored_ms = ?", k.stream, k.ms)
+		if err != nil {
+			return err
+		}
+		if v.seen[k.stream] == nil {
+			v.seen[k.stream] = map[uint64]time.Time{}
+		}
+		for seqs.Next() {
+			var seq uint64
+			if err := seqs.Scan(&seq); err != nil {
+				seqs.Close()
+				return err
+			}
+			if _, ok := v.seen[k.stream][seq]; !ok {
+				v.seen[k.stream][seq] = at
+			}
+		}
+		seqs.Close()
+		if err := seqs.Err(); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // complete waits until the database holds every message once (distinct
@@ -436,24 +488,16 @@ func MirrorLag(ctx context.Context, o AuditOptions, rate float64, warmup, durati
 	}
 
 	// Polls ClickHouse for what is visible, until the run is over.
-	type sample struct {
-		at   time.Time
-		seqs map[string]uint64
-	}
-	var samples []sample
+	seen := newSightings(r.store)
 	pctx, stopPoll := context.WithCancel(ctx)
 	polled := make(chan error, 1)
 	go func() {
 		t := time.NewTicker(res.Poll)
 		defer t.Stop()
 		for {
-			v, err := visible(pctx, r.store)
-			if err != nil && pctx.Err() == nil {
+			if err := seen.poll(pctx); err != nil && pctx.Err() == nil {
 				polled <- err
 				return
-			}
-			if err == nil {
-				samples = append(samples, sample{time.Now(), v})
 			}
 			select {
 			case <-pctx.Done():
@@ -520,16 +564,11 @@ func MirrorLag(ctx context.Context, o AuditOptions, rate float64, warmup, durati
 			continue
 		}
 		a := acks[i]
-		k, _ := slices.BinarySearchFunc(samples, a.seq, func(sm sample, seq uint64) int {
-			if sm.seqs[a.stream] >= seq {
-				return 1
-			}
-			return -1
-		})
-		if k == len(samples) {
+		at, ok := seen.seen[a.stream][a.seq]
+		if !ok {
 			return res, fmt.Errorf("bench audit: %s %d never seen in ClickHouse", a.stream, a.seq)
 		}
-		lags = append(lags, samples[k].at.Sub(s.due))
+		lags = append(lags, at.Sub(s.due))
 		sendLags = append(sendLags, s.at.Sub(s.due))
 	}
 	res.Messages = len(lags)
