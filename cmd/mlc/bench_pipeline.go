@@ -1,110 +1,174 @@
 package main
 
 import (
-	"context"
 	"fmt"
-	"io"
 	"os"
-	"sort"
+	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
-	"github.com/nats-io/nats.go"
-	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
 
+	"github.com/ml-connector/ml-connector/pkg/bench"
 	"github.com/ml-connector/ml-connector/pkg/devstack"
-	"github.com/ml-connector/ml-connector/pkg/event"
-	"github.com/ml-connector/ml-connector/pkg/sim/commercesim"
-	"github.com/ml-connector/ml-connector/pkg/stream"
 )
 
-// pipelineResult is one `mlc bench pipeline` run.
-type pipelineResult struct {
-	Rate     float64 `json:"rate"`     // orders/s offered
-	Orders   int     `json:"orders"`   // placed
-	Written  int     `json:"written"`  // sales orders settled ok in NetSuite
-	Failed   int     `json:"failed"`   // settled with another status
-	Achieved float64 `json:"achieved"` // sales orders/s from the first due time to the last write
-	P50MS    float64 `json:"p50_ms"`   // webhook due time to the writer's outcome
-	P90MS    float64 `json:"p90_ms"`
-	P99MS    float64 `json:"p99_ms"`
-	MaxMS    float64 `json:"max_ms"`
-	// WriterP50MS is the median time netsuite-writer spent on a sales
-	// order (its NetSuite calls, the customer's included); BeforeP50MS
-	// the median of the rest: webhook, ingest, JetStream, transform and
-	// its Commerce confirmation, queueing.
-	WriterP50MS float64 `json:"writer_p50_ms"`
-	BeforeP50MS float64 `json:"before_writer_p50_ms"`
-	NetSuiteMS  int64   `json:"netsuite_latency_ms"`
+type benchPipelineFlags struct {
+	rates, sync, report, binDir, clickhouse, cache, profile string
+	step, confirm, latency, slo                             time.Duration
+	minOrders, limit, realisticOrders                       int
+	ingest                                                  bool
+	ingestRate                                              float64
 }
 
 func newBenchPipelineCmd() *cobra.Command {
-	var (
-		rate, confirm string
-		orders        int
-		latency       time.Duration
-		wait          time.Duration
-	)
+	var f benchPipelineFlags
 	cmd := &cobra.Command{
 		Use:   "pipeline",
-		Short: "Orders end to end through the one-process system: orders/s and latency from the scheduled time",
-		Long: `Starts the dev stack in this process (embedded JetStream, every service, both simulators; no
-ClickHouse), then for each --rate places --orders orders in the Commerce simulator open loop:
-order i is due at start + i/rate whatever happened before it, and its latency runs from that
-due time to the netsuite-writer's SYNC outcome for its sales order (webhook, ingest, JetStream,
-transform with its Commerce REST confirmation, the writer's customer and sales order calls).
+		Short: "The whole flow at increasing load, as deployed: a Markdown and JSON report",
+		Long: `Builds every service and nats-server from this checkout and runs them as their own
+processes, with both simulators and the load generator in this process and, when the machine
+has clickhouse-server (or --clickhouse names one), the audit mirror into ClickHouse. Then:
 
-Commerce fires the order webhook before it commits the order, so transform's first lookup
-usually misses and looks again after MLC_TRANSFORM_CONFIRM_RETRY (--confirm-retry): that wait
-is part of the figure, as it is in production. --netsuite-latency adds a delay to every
-NetSuite call.`,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			var rates []float64
-			for _, r := range splitList(rate) {
-				f, err := strconv.ParseFloat(r, 64)
-				if err != nil || f <= 0 {
-					return fmt.Errorf("--rate %q: want positive numbers", r)
-				}
-				rates = append(rates, f)
-			}
-			if orders < 1 {
-				return fmt.Errorf("--orders must be at least 1")
-			}
-			var results []pipelineResult
-			for _, r := range rates {
-				res, err := benchPipeline(cmd.Context(), r, orders, latency, confirm, wait, cmd.ErrOrStderr())
-				if err != nil {
-					return err
-				}
-				results = append(results, res)
-			}
-			out := cmd.OutOrStdout()
-			if jsonOutput(cmd) {
-				return printJSON(out, results)
-			}
-			rows := [][]string{{"RATE", "ORDERS", "WRITTEN", "FAILED", "ACHIEVED/S", "P50", "P90", "P99", "MAX", "WRITER P50", "BEFORE WRITER P50", "NETSUITE LATENCY"}}
-			for _, r := range results {
-				rows = append(rows, []string{strconv.FormatFloat(r.Rate, 'f', -1, 64), strconv.Itoa(r.Orders), strconv.Itoa(r.Written),
-					strconv.Itoa(r.Failed), fmt.Sprintf("%.1f", r.Achieved), millis(r.P50MS), millis(r.P90MS), millis(r.P99MS), millis(r.MaxMS), millis(r.WriterP50MS), millis(r.BeforeP50MS),
-					(time.Duration(r.NetSuiteMS) * time.Millisecond).String()})
-			}
-			printTable(out, rows)
-			return nil
-		},
+ 1. ingest alone: signed order webhooks open loop at --ingest-rate, then find-max under
+    p99 --slo (latency from each request's due time; CPU per webhook per process);
+ 2. the pipeline with a NetSuite that answers at once, at each --rate (orders placed in the
+    Commerce simulator open loop, max(--min-orders, rate × --step) per step, a fresh system
+    per step), stopping after the first rate it cannot keep: orders/s from webhook to sales
+    order, latency p50/p99 with the writer's share split off, CPU and peak memory per
+    process, audit lag;
+ 3. the pipeline against a NetSuite with --netsuite-latency per call and an account limit of
+    --netsuite-limit, once below the writer's capacity (latency with NetSuite's share) and
+    once above it (records/s ÷ C/L).
+
+Orders are guests' (each a new NetSuite customer). Commerce fires the order webhook before it
+commits the order, so transform's first lookup may miss and is repeated after --confirm-retry.
+The report goes to --report (Markdown) and the same name with .json.`,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runBenchPipeline(cmd, f) },
 	}
-	f := cmd.Flags()
-	f.StringVar(&rate, "rate", "20,50", "offered orders per second, comma-separated (one run each)")
-	f.IntVar(&orders, "orders", 300, "orders per run")
-	f.DurationVar(&latency, "netsuite-latency", 0, "latency the NetSuite simulator adds to every call")
-	f.StringVar(&confirm, "confirm-retry", "250ms", "MLC_TRANSFORM_CONFIRM_RETRY: how soon transform looks an order up again")
-	f.DurationVar(&wait, "wait", 2*time.Minute, "longest wait for the last sales order after the last order is due")
+	fl := cmd.Flags()
+	fl.StringVar(&f.rates, "rate", "25,50,100,200,400,800", "orders/s offered with NetSuite answering at once, ascending, comma-separated")
+	fl.DurationVar(&f.step, "step", 10*time.Second, "length of each rate's order schedule")
+	fl.IntVar(&f.minOrders, "min-orders", 200, "fewest orders per rate")
+	fl.DurationVar(&f.latency, "netsuite-latency", 200*time.Millisecond, "NetSuite latency per call of part 3 (0 skips it)")
+	fl.IntVar(&f.limit, "netsuite-limit", 15, "NetSuite account concurrency limit C of part 3")
+	fl.IntVar(&f.realisticOrders, "realistic-orders", 150, "orders per run of part 3")
+	fl.DurationVar(&f.confirm, "confirm-retry", 250*time.Millisecond, "MLC_TRANSFORM_CONFIRM_RETRY: how soon transform looks an order up again")
+	fl.StringVar(&f.sync, "sync", "1s", "JetStream sync_interval: default, always, or a duration")
+	fl.BoolVar(&f.ingest, "ingest", true, "run part 1 (ingest alone)")
+	fl.Float64Var(&f.ingestRate, "ingest-rate", 1000, "part 1: webhooks/s of the fixed-rate run")
+	fl.DurationVar(&f.slo, "slo", 5*time.Millisecond, "part 1: p99 a find-max rate must hold")
+	fl.StringVar(&f.report, "report", "bench-report.md", "Markdown report (the JSON goes next to it, .json)")
+	fl.StringVar(&f.binDir, "bin", "", "directory with prebuilt binaries (the services and nats-server) instead of go build")
+	fl.StringVar(&f.clickhouse, "clickhouse", "auto", "ClickHouse for audit lag: auto (start this machine's clickhouse-server if any), off, or host:port")
+	fl.StringVar(&f.profile, "profile", "", "directory for a CPU profile of every service in every pipeline run (<rate>/<service>.pprof)")
+	fl.StringVar(&f.cache, "cache", defaultBenchCache(), `part 1: directory keeping signed webhooks across runs ("" signs afresh)`)
 	return cmd
 }
 
-func millis(v float64) string { return fmt.Sprintf("%.0f ms", v) }
+func runBenchPipeline(cmd *cobra.Command, f benchPipelineFlags) error {
+	ctx := cmd.Context()
+	var rates []float64
+	for _, r := range splitList(f.rates) {
+		v, err := strconv.ParseFloat(r, 64)
+		if err != nil || v <= 0 {
+			return fmt.Errorf("--rate %q: want positive numbers", r)
+		}
+		if len(rates) > 0 && v <= rates[len(rates)-1] {
+			return fmt.Errorf("--rate %q: rates must ascend", f.rates)
+		}
+		rates = append(rates, v)
+	}
+	if f.minOrders < 1 || f.step <= 0 || f.limit < 1 || f.realisticOrders < 0 || f.confirm <= 0 || f.latency < 0 {
+		return fmt.Errorf("--min-orders, --step, --netsuite-limit and --confirm-retry must be positive, --realistic-orders and --netsuite-latency not negative")
+	}
+	if _, _, err := bench.ParseSync(f.sync); err != nil {
+		return err
+	}
+	if !strings.HasSuffix(f.report, ".md") {
+		return fmt.Errorf("--report %q: want a .md file", f.report)
+	}
+	errOut := cmd.ErrOrStderr()
+	progress := func(s string) { fmt.Fprintf(errOut, "%s %s\n", time.Now().Format("15:04:05"), s) }
+
+	tmp, err := os.MkdirTemp("", "mlc-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	binDir := f.binDir
+	if binDir == "" {
+		binDir = filepath.Join(tmp, "bin")
+		progress("building the services and nats-server ...")
+		if err := bench.BuildSystem(ctx, binDir); err != nil {
+			return err
+		}
+	}
+	ch := f.clickhouse
+	switch ch {
+	case "off":
+		ch = ""
+	case "auto":
+		ch = ""
+		if bin := devstack.FindClickHouse(); bin != "" {
+			dir := filepath.Join(tmp, "clickhouse")
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				return err
+			}
+			progress("starting clickhouse-server for the audit ...")
+			srv, err := devstack.StartClickHouse(bin, dir)
+			if err != nil {
+				return err
+			}
+			defer srv.Stop()
+			ch = srv.Addr
+		} else {
+			progress("no clickhouse-server on this machine: audit lag is not measured (--clickhouse host:port names one)")
+		}
+	}
+	rep, err := bench.RunReport(ctx, bench.ReportOptions{
+		BinDir: binDir, Sync: f.sync, Rates: rates, Step: f.step, MinOrders: f.minOrders,
+		RealisticLatency: f.latency, RealisticLimit: f.limit, RealisticOrders: f.realisticOrders, ConfirmRetry: f.confirm,
+		Ingest: f.ingest, IngestRate: f.ingestRate, IngestSLO: f.slo, Cache: f.cache, ClickHouse: ch,
+		ProfileDir: f.profile, Command: "mlc " + strings.Join(os.Args[1:], " "), Progress: progress,
+	})
+	if err != nil {
+		return err
+	}
+	md, err := os.Create(f.report)
+	if err != nil {
+		return err
+	}
+	if err := rep.Markdown(md); err != nil {
+		md.Close()
+		return err
+	}
+	if err := md.Close(); err != nil {
+		return err
+	}
+	jsonPath := strings.TrimSuffix(f.report, ".md") + ".json"
+	jf, err := os.Create(jsonPath)
+	if err != nil {
+		return err
+	}
+	if err := printJSON(jf, rep); err != nil {
+		jf.Close()
+		return err
+	}
+	if err := jf.Close(); err != nil {
+		return err
+	}
+	out := cmd.OutOrStdout()
+	if jsonOutput(cmd) {
+		return printJSON(out, rep)
+	}
+	if err := rep.Markdown(out); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "\nreport: %s and %s\n", f.report, jsonPath)
+	return nil
+}
 
 func splitList(s string) []string {
 	var out []string
@@ -114,129 +178,4 @@ func splitList(s string) []string {
 		}
 	}
 	return out
-}
-
-// benchPipeline runs one fresh stack at one rate.
-func benchPipeline(ctx context.Context, rate float64, orders int, latency time.Duration, confirm string, wait time.Duration, log io.Writer) (pipelineResult, error) {
-	res := pipelineResult{Rate: rate, NetSuiteMS: latency.Milliseconds()}
-	dir, err := os.MkdirTemp("", "mlc-bench-pipeline-")
-	if err != nil {
-		return res, err
-	}
-	defer os.RemoveAll(dir)
-	confirmRetry, err := time.ParseDuration(confirm)
-	if err != nil || confirmRetry <= 0 {
-		return res, fmt.Errorf("--confirm-retry %q: want a positive duration", confirm)
-	}
-	o := devstack.Options{Dir: dir, NATSPort: -1, LogOut: io.Discard, NoClickHouse: true, Env: map[string]string{
-		"MLC_LOG_LEVEL": "warn", "MLC_TRANSFORM_CONFIRM_RETRY": confirm,
-		"MLC_TRANSFORM_CONFIRM_WINDOW": (60 * confirmRetry).String(),
-	}}
-	o.Sims.CommerceAddr, o.Sims.NetSuiteAddr = "127.0.0.1:0", "127.0.0.1:0"
-	o.Sims.NetSuite.Latency = latency
-	fmt.Fprintf(log, "rate %g/s: starting the stack ...\n", rate)
-	st, err := devstack.Start(ctx, o)
-	if err != nil {
-		return res, err
-	}
-	defer st.Stop()
-	nc, _, err := stream.Connect(st.NATS.ClientURL(), "", "mlc-bench", zerolog.Nop())
-	if err != nil {
-		return res, err
-	}
-	defer nc.Close()
-
-	var mu sync.Mutex
-	due, done := map[string]time.Time{}, map[string]time.Time{}
-	writer := map[string]time.Duration{}
-	failed := 0
-	all := make(chan struct{})
-	sub, err := nc.Subscribe("sync.*."+event.KindSalesOrder, func(m *nats.Msg) {
-		now := time.Now()
-		o, _, err := event.DecodeSyncOutcome(m.Data)
-		if err != nil {
-			return
-		}
-		mu.Lock()
-		defer mu.Unlock()
-		if _, seen := done[o.BusinessKey]; seen {
-			return
-		}
-		done[o.BusinessKey] = now
-		writer[o.BusinessKey] = time.Duration(o.DurationMS) * time.Millisecond
-		if !o.OK() {
-			failed++
-		}
-		if len(done) == orders {
-			close(all)
-		}
-	})
-	if err != nil {
-		return res, err
-	}
-	defer sub.Unsubscribe()
-
-	fmt.Fprintf(log, "rate %g/s: placing %d orders ...\n", rate, orders)
-	start := time.Now().Add(100 * time.Millisecond)
-	var wg sync.WaitGroup
-	var placeErr error
-	for i := range orders {
-		at := start.Add(time.Duration(float64(i) / rate * float64(time.Second)))
-		select {
-		case <-ctx.Done():
-			return res, ctx.Err()
-		case <-time.After(time.Until(at)):
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			ord, err := st.Sims.Commerce.PlaceOrder(ctx, "default", commercesim.OrderSpec{Buyer: commercesim.BuyerGuest})
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				placeErr = err
-				return
-			}
-			due["order:default:"+ord.IncrementID] = at
-		}()
-	}
-	wg.Wait()
-	if placeErr != nil {
-		return res, placeErr
-	}
-	last := start.Add(time.Duration(float64(orders-1) / rate * float64(time.Second)))
-	select {
-	case <-all:
-	case <-time.After(time.Until(last.Add(wait))):
-	case <-ctx.Done():
-		return res, ctx.Err()
-	}
-	mu.Lock()
-	defer mu.Unlock()
-	var lat, wr, before []float64
-	var end time.Time
-	for key, at := range due {
-		d, ok := done[key]
-		if !ok {
-			continue
-		}
-		lat = append(lat, float64(d.Sub(at).Microseconds())/1000)
-		wr = append(wr, float64(writer[key].Microseconds())/1000)
-		before = append(before, float64((d.Sub(at)-writer[key]).Microseconds())/1000)
-		if d.After(end) {
-			end = d
-		}
-	}
-	res.Orders, res.Written, res.Failed = len(due), len(lat)-failed, failed
-	if len(lat) == 0 {
-		return res, nil
-	}
-	for _, v := range [][]float64{lat, wr, before} {
-		sort.Float64s(v)
-	}
-	pct := func(v []float64, p float64) float64 { return v[min(len(v)-1, int(p*float64(len(v))))] }
-	res.P50MS, res.P90MS, res.P99MS, res.MaxMS = pct(lat, 0.5), pct(lat, 0.9), pct(lat, 0.99), lat[len(lat)-1]
-	res.WriterP50MS, res.BeforeP50MS = pct(wr, 0.5), pct(before, 0.5)
-	res.Achieved = float64(len(lat)) / end.Sub(start).Seconds()
-	return res, nil
 }

@@ -2,28 +2,45 @@ package main
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/ml-connector/ml-connector/pkg/bench"
 )
 
-// A short pipeline run writes every order and reports latencies in order.
+// A short report run builds the system, writes every order and leaves the
+// Markdown and JSON report where --report says.
 func TestBenchPipeline(t *testing.T) {
-	out, err := mlc(t, "", "bench", "pipeline", "--rate", "40", "--orders", "8", "--json")
+	dir := t.TempDir()
+	report := filepath.Join(dir, "report.md")
+	out, err := mlc(t, "", "bench", "pipeline", "--rate", "20", "--min-orders", "10", "--step", "500ms", "--netsuite-latency", "0",
+		"--ingest=false", "--clickhouse", "off", "--report", report)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
-	var res []pipelineResult
-	if err := json.Unmarshal([]byte(out[strings.Index(out, "["):]), &res); err != nil {
-		t.Fatalf("%v\n%s", err, out)
+	md, err := os.ReadFile(report)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if len(res) != 1 {
-		t.Fatalf("%d results", len(res))
+	if !strings.Contains(string(md), "### Targets") || !strings.Contains(out, "report: "+report) {
+		t.Errorf("report:\n%s\noutput:\n%s", md, out)
 	}
-	r := res[0]
-	if r.Orders != 8 || r.Written != 8 || r.Failed != 0 || r.Achieved <= 0 || r.P50MS <= 0 || r.P50MS > r.P99MS || r.P99MS > r.MaxMS {
-		t.Fatalf("result %+v", r)
+	b, err := os.ReadFile(filepath.Join(dir, "report.json"))
+	if err != nil {
+		t.Fatal(err)
 	}
-	if _, err := mlc(t, "", "bench", "pipeline", "--rate", "0"); err == nil {
-		t.Error("--rate 0 accepted")
+	var rep bench.Report
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Throughput) != 1 || rep.Throughput[0].Orders != 10 || rep.Throughput[0].Written != 10 || rep.Throughput[0].Duplicates != 0 {
+		t.Fatalf("throughput %+v", rep.Throughput)
+	}
+	for _, bad := range [][]string{{"--rate", "0"}, {"--rate", "50,20"}, {"--report", filepath.Join(dir, "r.txt")}, {"--sync", "sometimes"}} {
+		if _, err := mlc(t, "", append([]string{"bench", "pipeline", "--ingest=false", "--clickhouse", "off"}, bad...)...); err == nil {
+			t.Errorf("%v accepted", bad)
+		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 	"time"
 
@@ -155,14 +156,39 @@ func (rt *Runtime) close() {
 
 // Main is what a service binary's main calls: it runs run with a context
 // cancelled by SIGINT or SIGTERM and exits non-zero when run fails.
+//
+// MLC_CPU_PROFILE names a file for a CPU profile of the whole run, written
+// at shutdown (`mlc bench pipeline --profile` uses it to show where each
+// service spends its time under load).
 func Main(name string, run func(ctx context.Context) error) {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx)
+	stopProfile, err := startCPUProfile(os.Getenv("MLC_CPU_PROFILE"))
+	if err == nil {
+		err = run(ctx)
+		stopProfile()
+	}
 	stop()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
 		os.Exit(1)
 	}
+}
+
+// startCPUProfile profiles the process into path until the returned stop is
+// called; "" profiles nothing.
+func startCPUProfile(path string) (stop func(), err error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("MLC_CPU_PROFILE: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("MLC_CPU_PROFILE: %w", err)
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
 // RunIdle runs a service whose processing is not built yet: it provisions
