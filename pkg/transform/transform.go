@@ -114,7 +114,12 @@ func Run(ctx context.Context, environ map[string]string, logOut io.Writer) error
 		return err
 	}
 	creds := secrets.NewStore(credKV, keys)
-	st := newState(rt.Log, &http.Client{Timeout: cfg.CommerceTimeout})
+	// One idle connection per fact in flight: http.DefaultTransport keeps
+	// two per host, so 32 concurrent confirmations would dial (and leave in
+	// TIME_WAIT) a connection for almost every order.
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = cfg.Concurrency
+	st := newState(rt.Log, &http.Client{Timeout: cfg.CommerceTimeout, Transport: tr})
 	if err := st.loadSettings(ctx, settingsKV); err != nil {
 		return fmt.Errorf("load mapping settings: %w", err)
 	}
