@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"sort"
 	"strconv"
 	"sync"
@@ -87,8 +89,10 @@ type PipelineRun struct {
 	CallsRatio    float64 `json:"calls_ratio,omitempty"`
 
 	// Usage is each process's CPU per order (ms) and peak memory over the
-	// run; CPUPerOrderMS sums them, and CPUCeiling is the orders/s this
-	// machine's cores could carry at that cost.
+	// run; CPUPerOrderMS sums the connector's own processes (nats-server
+	// and the services: not the bench process, which holds the simulators
+	// and the load generator), and CPUCeiling is the orders/s this
+	// machine's cores could carry at that cost with nothing else on them.
 	Usage         []ProcessUsage `json:"usage"`
 	CPUPerOrderMS float64        `json:"cpu_per_order_ms"`
 	CPUCeiling    float64        `json:"cpu_ceiling_per_s"`
@@ -217,6 +221,16 @@ func RunPipeline(ctx context.Context, o PipelineOptions) (PipelineRun, error) {
 		return res, err
 	}
 
+	if o.ProfileDir != "" {
+		// This process too: the simulators and the load generator.
+		if f, err := os.Create(filepath.Join(o.ProfileDir, "bench.pprof")); err == nil {
+			if err := pprof.StartCPUProfile(f); err == nil {
+				defer func() { pprof.StopCPUProfile(); f.Close() }()
+			} else {
+				f.Close()
+			}
+		}
+	}
 	before := sys.Usage()
 	progress(fmt.Sprintf("rate %g/s: placing %d orders open loop ...", o.Rate, o.Orders))
 	start := time.Now().Add(100 * time.Millisecond)
@@ -355,7 +369,9 @@ func usagePerOrder(before, after []Usage, orders int, elapsed time.Duration) ([]
 		cpu := u.CPU - start[u.Name].CPU
 		p := ProcessUsage{Name: u.Name, CPUPerOrder: ms(cpu) / float64(orders),
 			CPUCores: cpu.Seconds() / elapsed.Seconds(), PeakRSSMiB: float64(u.PeakRSS) / (1 << 20)}
-		total += p.CPUPerOrder
+		if u.Name != benchProcess {
+			total += p.CPUPerOrder
+		}
 		out = append(out, p)
 	}
 	return out, total

@@ -295,7 +295,7 @@ func (r Report) Markdown(w io.Writer) error {
 		p("\n### The pipeline, NetSuite answering at once (webhook → sales order in NetSuite)\n\n")
 		runTable(p, r.Throughput)
 		p("\nHighest offered rate kept (every order written once, achieved ≥ 90 %% of offered): **%g/s**.\n", r.MaxRate)
-		p("\nCPU per order by process (ms) and peak memory (MiB):\n\n")
+		p("\nCONNECTOR CPU/ORDER sums nats-server and the five services; ITS CEILING is the orders/s %d cores could carry at that cost with nothing else on them (the simulators and the load generator, `bench` below, share the cores here). CPU per order by process (ms) and peak memory (MiB):\n\n", r.Machine.CPUs)
 		usageTable(p, r.Throughput)
 	}
 	if r.Capacity != nil || r.Overload != nil {
@@ -318,7 +318,7 @@ func (r Report) Markdown(w io.Writer) error {
 }
 
 func runTable(p func(string, ...any), runs []PipelineRun) {
-	p("| offered/s | orders | written | failed | dup | achieved/s | p50 | p99 | max | writer p50 | pipeline p50 | pipeline p99 | CPU/order | CPU ceiling/s | audit lag p50/p99 |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+	p("| offered/s | orders | written | failed | dup | achieved/s | p50 | p99 | max | writer p50 | pipeline p50 | pipeline p99 | connector CPU/order | its ceiling/s | audit lag p50/p99 |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, x := range runs {
 		lag := "-"
 		if len(x.AuditLag) > 0 {

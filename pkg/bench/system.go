@@ -310,6 +310,9 @@ type Usage struct {
 	PeakRSS int64 `json:"peak_rss_bytes"`
 }
 
+// benchProcess names this process in Usage.
+const benchProcess = "bench"
+
 // Usage reads every process: nats-server, each service, and "bench" for
 // this process (the simulators and the load generator).
 func (s *System) Usage() []Usage {
@@ -326,7 +329,7 @@ func (s *System) Usage() []Usage {
 	for _, p := range s.procs {
 		read(p.name, p.cmd.Process.Pid)
 	}
-	read("bench", os.Getpid())
+	read(benchProcess, os.Getpid())
 	return out
 }
 
