@@ -96,6 +96,10 @@ type PipelineRun struct {
 	Usage         []ProcessUsage `json:"usage"`
 	CPUPerOrderMS float64        `json:"cpu_per_order_ms"`
 	CPUCeiling    float64        `json:"cpu_ceiling_per_s"`
+	// NATS is what nats-server handled per order: messages in and out
+	// (publishes, acks, fetches, KV operations).
+	NATSInPerOrder  float64 `json:"nats_in_msgs_per_order"`
+	NATSOutPerOrder float64 `json:"nats_out_msgs_per_order"`
 	// AuditLag is, per stream, how long after JetStream stored a message
 	// its row was in ClickHouse (nil without ClickHouse).
 	AuditLag []StreamLag `json:"audit_lag,omitempty"`
@@ -232,6 +236,7 @@ func RunPipeline(ctx context.Context, o PipelineOptions) (PipelineRun, error) {
 		}
 	}
 	before := sys.Usage()
+	natsBefore, natsErr := sys.NATSCounters(ctx)
 	progress(fmt.Sprintf("rate %g/s: placing %d orders open loop ...", o.Rate, o.Orders))
 	start := time.Now().Add(100 * time.Millisecond)
 	var wg sync.WaitGroup
@@ -271,6 +276,12 @@ func RunPipeline(ctx context.Context, o PipelineOptions) (PipelineRun, error) {
 		return res, ctx.Err()
 	}
 	after := sys.Usage()
+	natsAfter, err := sys.NATSCounters(ctx)
+	if err == nil && natsErr == nil && o.Orders > 0 {
+		n := float64(o.Orders)
+		res.NATSInPerOrder = float64(natsAfter.InMsgs-natsBefore.InMsgs) / n
+		res.NATSOutPerOrder = float64(natsAfter.OutMsgs-natsBefore.OutMsgs) / n
+	}
 	elapsed := time.Since(start)
 	res.Exited = sys.Exited()
 

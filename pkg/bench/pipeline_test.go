@@ -59,8 +59,8 @@ func TestRunPipeline(t *testing.T) {
 	if len(want) != 0 {
 		t.Errorf("no usage for %v", want)
 	}
-	if run.CPUPerOrderMS <= 0 || run.CPUCeiling <= 0 {
-		t.Errorf("cpu per order %v ceiling %v", run.CPUPerOrderMS, run.CPUCeiling)
+	if run.CPUPerOrderMS <= 0 || run.CPUCeiling <= 0 || run.NATSInPerOrder < 3 || run.NATSOutPerOrder < 3 {
+		t.Errorf("cpu per order %v ceiling %v, nats messages per order in %v out %v", run.CPUPerOrderMS, run.CPUCeiling, run.NATSInPerOrder, run.NATSOutPerOrder)
 	}
 	lags := map[string]StreamLag{}
 	for _, l := range run.AuditLag {

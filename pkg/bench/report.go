@@ -297,6 +297,11 @@ func (r Report) Markdown(w io.Writer) error {
 		p("\nHighest offered rate kept (every order written once, achieved ≥ 90 %% of offered): **%g/s**.\n", r.MaxRate)
 		p("\nCONNECTOR CPU/ORDER sums nats-server and the five services; ITS CEILING is the orders/s %d cores could carry at that cost with nothing else on them (the simulators and the load generator, `bench` below, share the cores here). CPU per order by process (ms) and peak memory (MiB):\n\n", r.Machine.CPUs)
 		usageTable(p, r.Throughput)
+		p("\nMessages nats-server handled per order (in, out: publishes, acks, fetches, KV operations):")
+		for _, x := range r.Throughput {
+			p(" %g/s: %.1f, %.1f;", round(x.Rate), x.NATSInPerOrder, x.NATSOutPerOrder)
+		}
+		p("\n")
 	}
 	if r.Capacity != nil || r.Overload != nil {
 		var runs []PipelineRun

@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -82,8 +83,9 @@ type System struct {
 	JS    jetstream.JetStream
 	Audit *audit.Store // nil without AuditDSN
 
-	dir   string
-	nats  *exec.Cmd
+	dir     string
+	nats    *exec.Cmd
+	monitor string // nats-server's monitoring endpoint
 	procs []*sysProc
 }
 
@@ -200,8 +202,14 @@ func (s *System) startNATS(o SystemOptions) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	monitor, err := freeport.Addr()
+	if err != nil {
+		return "", err
+	}
+	s.monitor = "http://" + monitor
 	conf := filepath.Join(o.Dir, "nats.conf")
-	if err := os.WriteFile(conf, []byte(natsConfig(addr, filepath.Join(o.Dir, "jetstream"), always, interval)), 0o600); err != nil {
+	cfg := natsConfig(addr, filepath.Join(o.Dir, "jetstream"), always, interval) + fmt.Sprintf("http: %q\n", monitor)
+	if err := os.WriteFile(conf, []byte(cfg), 0o600); err != nil {
 		return "", err
 	}
 	logPath := filepath.Join(o.Dir, "nats.log")
@@ -356,6 +364,31 @@ func procMemory(pid int) (rss, peak int64) {
 		}
 	}
 	return rss, peak
+}
+
+// NATSCounters are nats-server's running totals of messages in and out:
+// every publish, ack, fetch and KV operation is one.
+type NATSCounters struct {
+	InMsgs  int64 `json:"in_msgs"`
+	OutMsgs int64 `json:"out_msgs"`
+}
+
+// NATSCounters reads /varz of nats-server's monitoring endpoint.
+func (s *System) NATSCounters(ctx context.Context) (NATSCounters, error) {
+	var c NATSCounters
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.monitor+"/varz", nil)
+	if err != nil {
+		return c, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return c, fmt.Errorf("nats-server /varz: %w", err)
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(&c); err != nil {
+		return c, fmt.Errorf("nats-server /varz: %w", err)
+	}
+	return c, nil
 }
 
 // Exited names the services that are no longer running.
