@@ -86,7 +86,7 @@ type System struct {
 	dir     string
 	nats    *exec.Cmd
 	monitor string // nats-server's monitoring endpoint
-	procs []*sysProc
+	procs   []*sysProc
 }
 
 type sysProc struct {
