@@ -190,18 +190,3 @@ func startCPUProfile(path string) (stop func(), err error) {
 	}
 	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
-
-// RunIdle runs a service whose processing is not built yet: it provisions
-// its streams, reports ready and waits for shutdown.
-func RunIdle(ctx context.Context, spec Spec, environ map[string]string, logOut io.Writer) error {
-	base, err := LoadConfig[Base](environ)
-	if err != nil {
-		return err
-	}
-	rt, err := Start(ctx, spec, base, logOut)
-	if err != nil {
-		return err
-	}
-	rt.Log.Info().Interface("config", Describe(base)).Msg("configured; idle: this service's processing is not built yet")
-	return rt.Serve(ctx)
-}
