@@ -179,7 +179,9 @@ func baseEnv(o Options) (map[string]string, error) {
 	if env == nil {
 		env = map[string]string{}
 	}
-	defaults := map[string]string{"MLC_SHUTDOWN_TIMEOUT": "10s"}
+	// Every service shares this process: inventory-publisher's soft memory
+	// limit would hold the whole stack to the publisher's budget.
+	defaults := map[string]string{"MLC_SHUTDOWN_TIMEOUT": "10s", "MLC_INVENTORY_MEMORY_LIMIT": "off"}
 	if !o.NoSims {
 		maps.Copy(defaults, SimTimings())
 	}
