@@ -51,7 +51,7 @@ type CustomerRegion struct {
 }
 
 func (r *CustomerRegion) UnmarshalJSON(b []byte) error {
-	if o, ok := asObject(b); ok && len(o) == 0 {
+	if isEmptyObject(b) {
 		*r = CustomerRegion{}
 		return nil
 	}

@@ -114,7 +114,7 @@ type OrderExtension struct {
 }
 
 func (e *OrderExtension) UnmarshalJSON(b []byte) error {
-	if o, ok := asObject(b); ok && len(o) == 0 {
+	if isEmptyObject(b) {
 		*e = OrderExtension{}
 		return nil
 	}

@@ -77,47 +77,233 @@ type CustomerCreated struct {
 	CreatedAt time.Time
 }
 
-// locate finds the record in either webhook shape: observer
-// {"eventName","data":{<key>:{...}}} or plugin {<key>:{...}}.
-func locate(raw []byte, what string, dataKeys, pluginKeys []string) (object, string, string, error) {
-	o, _, path, event, err := locateRaw(raw, what, dataKeys, pluginKeys)
-	return o, path, event, err
+// The fields the decoders read from a record object (an order, invoice or
+// customer), by name.
+const (
+	fIncrementID = iota
+	fEntityID
+	fStoreID
+	fCustomerID
+	fCustomerEmail
+	fCustomerIsGuest
+	fState
+	fStatus
+	fCurrencyCode // order_currency_code
+	fGrandTotal
+	fCreatedAt
+	fUpdatedAt
+	fOrderID
+	fOrderIncrementID
+	fID
+	fEmail
+	fFirstname
+	fLastname
+	fWebsiteID
+	fGroupID
+	nFields
+)
+
+func recordField(key []byte) int {
+	switch string(key) {
+	case "increment_id":
+		return fIncrementID
+	case "entity_id":
+		return fEntityID
+	case "store_id":
+		return fStoreID
+	case "customer_id":
+		return fCustomerID
+	case "customer_email":
+		return fCustomerEmail
+	case "customer_is_guest":
+		return fCustomerIsGuest
+	case "state":
+		return fState
+	case "status":
+		return fStatus
+	case "order_currency_code":
+		return fCurrencyCode
+	case "grand_total":
+		return fGrandTotal
+	case "created_at":
+		return fCreatedAt
+	case "updated_at":
+		return fUpdatedAt
+	case "order_id":
+		return fOrderID
+	case "order_increment_id":
+		return fOrderIncrementID
+	case "id":
+		return fID
+	case "email":
+		return fEmail
+	case "firstname":
+		return fFirstname
+	case "lastname":
+		return fLastname
+	case "website_id":
+		return fWebsiteID
+	case "group_id":
+		return fGroupID
+	}
+	return -1
 }
 
-// locateRaw is locate also returning the record's bytes.
-func locateRaw(raw []byte, what string, dataKeys, pluginKeys []string) (object, json.RawMessage, string, string, error) {
-	top, ok := asObject(raw)
-	if !ok {
-		return nil, nil, "", "", malformedf(what, "", "body is not a JSON object")
+// record is a record object as the scanner found it: its bytes and the
+// members the decoders read. A member that appears twice is the last one,
+// as encoding/json (and so the decoder before this scanner) takes it.
+type record struct {
+	isObj    bool   // an object or []; false: absent, null or another type
+	raw      []byte // the value's bytes, aliasing the body
+	f        [nFields]value
+	orderObj bool  // "order" is an object (invoices may nest their order)
+	orderInc value // order.increment_id
+}
+
+// member reads one member of the record whose value starts at b[v]
+// (depth containers around it).
+func (r *record) member(b []byte, depth int, key []byte, v int) int {
+	if string(key) == "order" {
+		inc := value(nil)
+		end, isObj := walkObject(b, v, depth, func(k []byte, w int) int {
+			end := skipValue(b, w, depth+1)
+			if end > 0 && string(k) == "increment_id" {
+				inc = b[w:end]
+			}
+			return end
+		})
+		r.orderObj, r.orderInc = isObj, inc
+		return end
 	}
-	event := top.str("eventName")
-	if data, ok := top.obj("data"); ok {
-		for _, k := range dataKeys {
-			if o, ok := data.obj(k); ok {
-				return o, data[k], "data." + k, event, nil
+	end := skipValue(b, v, depth)
+	if f := recordField(key); f >= 0 && end > 0 {
+		r.f[f] = b[v:end]
+	}
+	return end
+}
+
+// at walks the record at b[v] into r, replacing what r held (a duplicate
+// key's value replaces the earlier one).
+func (r *record) at(b []byte, v, depth int) int {
+	*r = record{}
+	end, isObj := walkObject(b, v, depth, func(k []byte, w int) int { return r.member(b, depth+1, k, w) })
+	if end > 0 {
+		r.isObj, r.raw = isObj, b[v:end]
+	}
+	return end
+}
+
+// scanRecord is a record that is the whole document (an I/O event's
+// data.value); one that is not valid JSON is empty, as before.
+func scanRecord(b []byte) record {
+	var r record
+	end := r.at(b, skipSpace(b, 0), 0)
+	if end < 0 || skipSpace(b, end) != len(b) {
+		return record{}
+	}
+	return r
+}
+
+// places says where a webhook keeps its record: observer data.<key>, plugin
+// <key>, each in order of preference ("" ends a list). Arrays, not slices:
+// the tables stay on the stack.
+type places struct {
+	what      string
+	data      [2]string // keys in data
+	dataPaths [2]string // "data." + key
+	plugin    [3]string // keys at the top
+}
+
+func orderPlaces() places {
+	return places{"order webhook", [2]string{"order"}, [2]string{"data.order"}, [3]string{"order", "result"}}
+}
+
+func invoicePlaces() places {
+	return places{"invoice webhook", [2]string{"invoice", "data_object"}, [2]string{"data.invoice", "data.data_object"},
+		[3]string{"invoice", "entity", "result"}}
+}
+
+func customerPlaces() places {
+	return places{"customer webhook", [2]string{"customer", "data_object"}, [2]string{"data.customer", "data.data_object"},
+		[3]string{"customer", "result"}}
+}
+
+// indexOf is key's place in keys, or -1.
+func indexOf(keys []string, key []byte) int {
+	for i, k := range keys {
+		if k != "" && k == string(key) {
+			return i
+		}
+	}
+	return -1
+}
+
+// webhook is what one pass over a webhook body finds: the observer's
+// eventName and every candidate record.
+type webhook struct {
+	eventName value
+	dataObj   bool      // data is an object
+	data      [2]record // data.<places.data[i]>
+	plugin    [3]record // <places.plugin[i]>
+}
+
+// locate finds the record in either webhook shape, observer
+// {"eventName","data":{<key>:{...}}} or plugin {<key>:{...}}, validating
+// the whole body on the way, into w (the caller's, so it stays on the
+// stack). It returns the record, its path and the eventName.
+func locate(raw []byte, p *places, w *webhook) (*record, string, string, error) {
+	end, isObj := walkObject(raw, skipSpace(raw, 0), 0, func(k []byte, v int) int {
+		switch string(k) {
+		case "eventName":
+			end := skipValue(raw, v, 1)
+			if end > 0 {
+				w.eventName = raw[v:end]
+			}
+			return end
+		case "data":
+			w.dataObj, w.data = false, [2]record{}
+			end, isObj := walkObject(raw, v, 1, func(k []byte, v int) int {
+				if i := indexOf(p.data[:], k); i >= 0 {
+					return w.data[i].at(raw, v, 2)
+				}
+				return skipValue(raw, v, 2)
+			})
+			w.dataObj = isObj
+			return end
+		}
+		if i := indexOf(p.plugin[:], k); i >= 0 {
+			return w.plugin[i].at(raw, v, 1)
+		}
+		return skipValue(raw, v, 1)
+	})
+	if end < 0 || !isObj || skipSpace(raw, end) != len(raw) {
+		return nil, "", "", malformedf(p.what, "", "body is not a JSON object")
+	}
+	event := w.eventName.str()
+	if w.dataObj {
+		for i, k := range p.data {
+			if k != "" && w.data[i].isObj {
+				return &w.data[i], p.dataPaths[i], event, nil
 			}
 		}
 	}
-	for _, k := range pluginKeys {
-		if o, ok := top.obj(k); ok {
-			return o, top[k], k, event, nil
+	for i, k := range p.plugin {
+		if k != "" && w.plugin[i].isObj {
+			return &w.plugin[i], k, event, nil
 		}
 	}
 	var want []string
-	for _, k := range dataKeys {
-		want = append(want, "data."+k)
+	for _, k := range p.dataPaths {
+		if k != "" {
+			want = append(want, k)
+		}
 	}
-	want = append(want, pluginKeys...)
-	return nil, nil, "", "", malformedf(what, "", "no record object (want one of "+strings.Join(want, ", ")+")")
-}
-
-// Where each webhook keeps its record: observer data.<key>, plugin <key>.
-func orderKeys() (data, plugin []string) { return []string{"order"}, []string{"order", "result"} }
-func invoiceKeys() (data, plugin []string) {
-	return []string{"invoice", "data_object"}, []string{"invoice", "entity", "result"}
-}
-func customerKeys() (data, plugin []string) {
-	return []string{"customer", "data_object"}, []string{"customer", "result"}
+	for _, k := range p.plugin {
+		if k != "" {
+			want = append(want, k)
+		}
+	}
+	return nil, "", "", malformedf(p.what, "", "no record object (want one of "+strings.Join(want, ", ")+")")
 }
 
 // OrderRecord returns the order object of an order webhook body, found as
@@ -125,29 +311,32 @@ func customerKeys() (data, plugin []string) {
 // observer's eventName, for readers that need more of the record than
 // OrderPlaced holds. The bytes alias raw.
 func OrderRecord(raw []byte) (record json.RawMessage, path, eventName string, err error) {
-	dk, pk := orderKeys()
-	_, rec, path, event, err := locateRaw(raw, "order webhook", dk, pk)
-	return rec, path, event, err
+	return recordOf(raw, orderPlaces())
 }
 
 // InvoiceRecord is OrderRecord for invoice webhooks (DecodeInvoiceSaved).
 func InvoiceRecord(raw []byte) (record json.RawMessage, path, eventName string, err error) {
-	dk, pk := invoiceKeys()
-	_, rec, path, event, err := locateRaw(raw, "invoice webhook", dk, pk)
-	return rec, path, event, err
+	return recordOf(raw, invoicePlaces())
 }
 
 // CustomerRecord is OrderRecord for customer webhooks (DecodeCustomerCreated).
 func CustomerRecord(raw []byte) (record json.RawMessage, path, eventName string, err error) {
-	dk, pk := customerKeys()
-	_, rec, path, event, err := locateRaw(raw, "customer webhook", dk, pk)
-	return rec, path, event, err
+	return recordOf(raw, customerPlaces())
+}
+
+func recordOf(raw []byte, p places) (json.RawMessage, string, string, error) {
+	var w webhook
+	r, path, event, err := locate(raw, &p, &w)
+	if err != nil {
+		return nil, "", "", err
+	}
+	return r.raw, path, event, nil
 }
 
 // requiredString reads a non-empty string identifier; a number is accepted and
 // kept as its literal text.
-func requiredString(o object, what, path, key string) (string, error) {
-	s, ok, err := o.text(key)
+func requiredString(v value, what, path, key string) (string, error) {
+	s, ok, err := v.text()
 	if err != nil {
 		return "", malformedf(what, path+"."+key, err.Error())
 	}
@@ -161,35 +350,35 @@ func requiredString(o object, what, path, key string) (string, error) {
 // DecodeOrderPlaced decodes an order webhook body (observer
 // sales_order_place_after or the order_management.place plugin).
 func DecodeOrderPlaced(raw []byte) (OrderPlaced, error) {
-	const what = "order webhook"
-	dk, pk := orderKeys()
-	o, path, event, err := locate(raw, what, dk, pk)
+	p := orderPlaces()
+	var w webhook
+	r, path, event, err := locate(raw, &p, &w)
 	if err != nil {
 		return OrderPlaced{}, err
 	}
-	op, err := orderFromObject(o, what, path)
+	op, err := orderFromRecord(r, p.what, path)
 	op.EventName = event
 	return op, err
 }
 
-func orderFromObject(o object, what, path string) (OrderPlaced, error) {
-	inc, err := requiredString(o, what, path, "increment_id")
+func orderFromRecord(r *record, what, path string) (OrderPlaced, error) {
+	inc, err := requiredString(r.f[fIncrementID], what, path, "increment_id")
 	if err != nil {
 		return OrderPlaced{}, err
 	}
 	return OrderPlaced{
 		IncrementID:     inc,
-		EntityID:        o.int("entity_id"),
-		StoreID:         o.int("store_id"),
-		CustomerID:      o.int("customer_id"),
-		CustomerEmail:   o.str("customer_email"),
-		CustomerIsGuest: o.boolish("customer_is_guest"),
-		State:           o.str("state"),
-		Status:          o.str("status"),
-		CurrencyCode:    o.str("order_currency_code"),
-		GrandTotal:      o.decimal("grand_total"),
-		CreatedAt:       o.time("created_at"),
-		UpdatedAt:       o.time("updated_at"),
+		EntityID:        r.f[fEntityID].int(),
+		StoreID:         r.f[fStoreID].int(),
+		CustomerID:      r.f[fCustomerID].int(),
+		CustomerEmail:   r.f[fCustomerEmail].str(),
+		CustomerIsGuest: r.f[fCustomerIsGuest].boolish(),
+		State:           r.f[fState].str(),
+		Status:          r.f[fStatus].str(),
+		CurrencyCode:    r.f[fCurrencyCode].str(),
+		GrandTotal:      r.f[fGrandTotal].decimal(),
+		CreatedAt:       r.f[fCreatedAt].time(),
+		UpdatedAt:       r.f[fUpdatedAt].time(),
 	}, nil
 }
 
@@ -197,23 +386,23 @@ func orderFromObject(o object, what, path string) (OrderPlaced, error) {
 // sales_order_invoice_save_after / _pay with data.invoice or data.data_object,
 // or an invoice plugin with invoice, entity or result).
 func DecodeInvoiceSaved(raw []byte) (InvoiceSaved, error) {
-	const what = "invoice webhook"
-	dk, pk := invoiceKeys()
-	o, path, event, err := locate(raw, what, dk, pk)
+	p := invoicePlaces()
+	var w webhook
+	r, path, event, err := locate(raw, &p, &w)
 	if err != nil {
 		return InvoiceSaved{}, err
 	}
-	inv, err := invoiceFromObject(o, what, path)
+	inv, err := invoiceFromRecord(r, p.what, path)
 	inv.EventName = event
 	return inv, err
 }
 
-func invoiceFromObject(o object, what, path string) (InvoiceSaved, error) {
-	inc, err := requiredString(o, what, path, "increment_id")
+func invoiceFromRecord(r *record, what, path string) (InvoiceSaved, error) {
+	inc, err := requiredString(r.f[fIncrementID], what, path, "increment_id")
 	if err != nil {
 		return InvoiceSaved{}, err
 	}
-	state, ok, err := o.integer("state")
+	state, ok, err := r.f[fState].integer()
 	if err != nil {
 		return InvoiceSaved{}, malformedf(what, path+".state", err.Error())
 	}
@@ -223,23 +412,21 @@ func invoiceFromObject(o object, what, path string) (InvoiceSaved, error) {
 	if state < 0 || state > 1000 {
 		return InvoiceSaved{}, malformedf(what, path+".state", "is out of range")
 	}
-	orderInc := o.str("order_increment_id")
-	if orderInc == "" {
-		if ord, ok := o.obj("order"); ok {
-			orderInc = ord.str("increment_id")
-		}
+	orderInc := r.f[fOrderIncrementID].str()
+	if orderInc == "" && r.orderObj {
+		orderInc = r.orderInc.str()
 	}
 	return InvoiceSaved{
 		IncrementID:      inc,
-		EntityID:         o.int("entity_id"),
-		OrderID:          o.int("order_id"),
+		EntityID:         r.f[fEntityID].int(),
+		OrderID:          r.f[fOrderID].int(),
 		OrderIncrementID: orderInc,
 		State:            int(state),
-		StoreID:          o.int("store_id"),
-		CurrencyCode:     o.str("order_currency_code"),
-		GrandTotal:       o.decimal("grand_total"),
-		CreatedAt:        o.time("created_at"),
-		UpdatedAt:        o.time("updated_at"),
+		StoreID:          r.f[fStoreID].int(),
+		CurrencyCode:     r.f[fCurrencyCode].str(),
+		GrandTotal:       r.f[fGrandTotal].decimal(),
+		CreatedAt:        r.f[fCreatedAt].time(),
+		UpdatedAt:        r.f[fUpdatedAt].time(),
 	}, nil
 }
 
@@ -247,24 +434,24 @@ func invoiceFromObject(o object, what, path string) (InvoiceSaved, error) {
 // customer_register_success with data.customer, customer_save_commit_after
 // with data.customer or data.data_object, or a plugin with customer/result).
 func DecodeCustomerCreated(raw []byte) (CustomerCreated, error) {
-	const what = "customer webhook"
-	dk, pk := customerKeys()
-	o, path, event, err := locate(raw, what, dk, pk)
+	p := customerPlaces()
+	var w webhook
+	r, path, event, err := locate(raw, &p, &w)
 	if err != nil {
 		return CustomerCreated{}, err
 	}
-	c, err := customerFromObject(o, what, path)
+	c, err := customerFromRecord(r, p.what, path)
 	c.EventName = event
 	return c, err
 }
 
-func customerFromObject(o object, what, path string) (CustomerCreated, error) {
-	id, _, err := o.integer("id")
+func customerFromRecord(r *record, what, path string) (CustomerCreated, error) {
+	id, _, err := r.f[fID].integer()
 	if err != nil {
 		return CustomerCreated{}, malformedf(what, path+".id", err.Error())
 	}
 	if id == 0 {
-		id, _, err = o.integer("entity_id")
+		id, _, err = r.f[fEntityID].integer()
 		if err != nil {
 			return CustomerCreated{}, malformedf(what, path+".entity_id", err.Error())
 		}
@@ -272,7 +459,7 @@ func customerFromObject(o object, what, path string) (CustomerCreated, error) {
 	if id < 0 {
 		return CustomerCreated{}, malformedf(what, path+".id", "is negative")
 	}
-	email, _, err := o.text("email")
+	email, _, err := r.f[fEmail].text()
 	if err != nil {
 		return CustomerCreated{}, malformedf(what, path+".email", err.Error())
 	}
@@ -283,12 +470,12 @@ func customerFromObject(o object, what, path string) (CustomerCreated, error) {
 	return CustomerCreated{
 		ID:        id,
 		Email:     email,
-		Firstname: o.str("firstname"),
-		Lastname:  o.str("lastname"),
-		WebsiteID: o.int("website_id"),
-		StoreID:   o.int("store_id"),
-		GroupID:   o.int("group_id"),
-		CreatedAt: o.time("created_at"),
+		Firstname: r.f[fFirstname].str(),
+		Lastname:  r.f[fLastname].str(),
+		WebsiteID: r.f[fWebsiteID].int(),
+		StoreID:   r.f[fStoreID].int(),
+		GroupID:   r.f[fGroupID].int(),
+		CreatedAt: r.f[fCreatedAt].time(),
 	}, nil
 }
 
@@ -329,21 +516,87 @@ func (e IOEvent) EventName() string {
 }
 
 // DecodeIOEvent decodes the envelope; data.value stays raw for Order,
-// Invoice or Customer.
+// Invoice or Customer. Value aliases raw.
 func DecodeIOEvent(raw []byte) (IOEvent, error) {
 	const what = "io event"
-	top, ok := asObject(raw)
-	if !ok {
+	// The members read, by name; a repeated key's last value counts.
+	var top struct {
+		specVersion, id, eventID, typ, source, time, recipient value
+		dataObj, valueObj                                      bool
+		key, value, dataSource                                 value
+		mdObj                                                  bool
+		md                                                     [6]value // as mdKeys
+	}
+	mdKeys := [6]string{"commerceEdition", "commerceVersion", "eventsClientVersion", "storeId", "websiteId", "storeGroupId"}
+	end, isObj := walkObject(raw, skipSpace(raw, 0), 0, func(k []byte, v int) int {
+		if string(k) == "data" {
+			top.dataObj, top.valueObj, top.key, top.value, top.dataSource = false, false, nil, nil, nil
+			top.mdObj, top.md = false, [6]value{}
+			end, isObj := walkObject(raw, v, 1, func(k []byte, v int) int {
+				if string(k) == "_metadata" {
+					var md [6]value
+					end, isObj := walkObject(raw, v, 2, func(k []byte, v int) int {
+						end := skipValue(raw, v, 3)
+						if i := indexOf(mdKeys[:], k); i >= 0 && end > 0 {
+							md[i] = raw[v:end]
+						}
+						return end
+					})
+					top.mdObj, top.md = isObj, md
+					return end
+				}
+				end := skipValue(raw, v, 2)
+				if end < 0 {
+					return end
+				}
+				switch string(k) {
+				case "key":
+					top.key = raw[v:end]
+				case "source":
+					top.dataSource = raw[v:end]
+				case "value":
+					top.value = raw[v:end]
+					top.valueObj = top.value.isObject()
+				}
+				return end
+			})
+			top.dataObj = isObj
+			return end
+		}
+		end := skipValue(raw, v, 1)
+		if end < 0 {
+			return end
+		}
+		s := raw[v:end]
+		switch string(k) {
+		case "specversion":
+			top.specVersion = s
+		case "id":
+			top.id = s
+		case "event_id":
+			top.eventID = s
+		case "type":
+			top.typ = s
+		case "source":
+			top.source = s
+		case "time":
+			top.time = s
+		case "recipient_client_id":
+			top.recipient = s
+		}
+		return end
+	})
+	if end < 0 || !isObj || skipSpace(raw, end) != len(raw) {
 		return IOEvent{}, malformedf(what, "", "body is not a JSON object")
 	}
 	e := IOEvent{
-		SpecVersion:       top.str("specversion"),
-		ID:                top.str("id"),
-		EventID:           top.str("event_id"),
-		Type:              top.str("type"),
-		Source:            top.str("source"),
-		Time:              top.str("time"),
-		RecipientClientID: top.str("recipient_client_id"),
+		SpecVersion:       top.specVersion.str(),
+		ID:                top.id.str(),
+		EventID:           top.eventID.str(),
+		Type:              top.typ.str(),
+		Source:            top.source.str(),
+		Time:              top.time.str(),
+		RecipientClientID: top.recipient.str(),
 	}
 	if e.EventID == "" {
 		e.EventID = e.ID
@@ -354,24 +607,24 @@ func DecodeIOEvent(raw []byte) (IOEvent, error) {
 	if e.Type == "" {
 		return IOEvent{}, malformedf(what, "type", "missing")
 	}
-	data, ok := top.obj("data")
-	if !ok {
+	if !top.dataObj {
 		return IOEvent{}, malformedf(what, "data", "missing or not an object")
 	}
-	if _, ok := data.obj("value"); !ok {
+	if !top.valueObj {
 		return IOEvent{}, malformedf(what, "data.value", "missing or not an object")
 	}
-	e.Value = append(json.RawMessage(nil), data["value"]...)
-	e.Key = data.str("key")
-	e.DataSource = data.str("source")
-	if md, ok := data.obj("_metadata"); ok {
+	e.Value = json.RawMessage(top.value)
+	e.Key = top.key.str()
+	e.DataSource = top.dataSource.str()
+	if top.mdObj {
+		md := top.md
 		e.Metadata = IOEventMetadata{
-			CommerceEdition:     md.str("commerceEdition"),
-			CommerceVersion:     md.str("commerceVersion"),
-			EventsClientVersion: md.str("eventsClientVersion"),
-			StoreID:             md.int("storeId"),
-			WebsiteID:           md.int("websiteId"),
-			StoreGroupID:        md.int("storeGroupId"),
+			CommerceEdition:     md[0].str(),
+			CommerceVersion:     md[1].str(),
+			EventsClientVersion: md[2].str(),
+			StoreID:             md[3].int(),
+			WebsiteID:           md[4].int(),
+			StoreGroupID:        md[5].int(),
 		}
 	}
 	return e, nil
@@ -379,24 +632,24 @@ func DecodeIOEvent(raw []byte) (IOEvent, error) {
 
 // Order decodes data.value as an order.
 func (e IOEvent) Order() (OrderPlaced, error) {
-	o, _ := asObject(e.Value)
-	op, err := orderFromObject(o, "io event", "data.value")
+	r := scanRecord(e.Value)
+	op, err := orderFromRecord(&r, "io event", "data.value")
 	op.EventName = e.EventName()
 	return op, err
 }
 
 // Invoice decodes data.value as an invoice.
 func (e IOEvent) Invoice() (InvoiceSaved, error) {
-	o, _ := asObject(e.Value)
-	inv, err := invoiceFromObject(o, "io event", "data.value")
+	r := scanRecord(e.Value)
+	inv, err := invoiceFromRecord(&r, "io event", "data.value")
 	inv.EventName = e.EventName()
 	return inv, err
 }
 
 // Customer decodes data.value as a customer.
 func (e IOEvent) Customer() (CustomerCreated, error) {
-	o, _ := asObject(e.Value)
-	c, err := customerFromObject(o, "io event", "data.value")
+	r := scanRecord(e.Value)
+	c, err := customerFromRecord(&r, "io event", "data.value")
 	c.EventName = e.EventName()
 	return c, err
 }

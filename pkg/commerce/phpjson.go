@@ -3,6 +3,7 @@ package commerce
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -31,223 +32,106 @@ func ParseTime(s string) (time.Time, error) {
 // FormatTime writes t the way Commerce filters expect it.
 func FormatTime(t time.Time) string { return t.UTC().Format(TimeLayout) }
 
-// object is a JSON object decoded one level deep. PHP's json_encode writes an
-// empty associative array as [], so [] is accepted as an empty object.
-type object map[string]json.RawMessage
+// value is a member's JSON value as it sits in a validated body (no
+// surrounding whitespace); nil when the member is absent.
+type value []byte
 
-func asObject(raw json.RawMessage) (object, bool) {
-	if !json.Valid(raw) {
-		return nil, false
+// present reports a member that exists and is not null.
+func (v value) present() bool { return len(v) > 0 && v[0] != 'n' }
+
+// isObject reports an object, or PHP's empty array [] (json_encode writes
+// an empty associative array so).
+func (v value) isObject() bool {
+	if len(v) == 0 {
+		return false
 	}
-	return splitObject(raw)
+	return v[0] == '{' || v[0] == '[' && v[skipSpace(v, 1)] == ']'
 }
 
-// splitObject is asObject for bytes already known to be valid JSON (the
-// members of an object asObject returned): it splits one level of an
-// object into its members in a single pass, without decoding or copying
-// the values, the way json.Unmarshal into map[string]json.RawMessage would
-// (keys unescaped, the last duplicate wins). Webhook decoding needs a few
-// scalars from a document of nested arrays; unmarshalling every level
-// cost a third of ingest's CPU.
-func splitObject(raw []byte) (object, bool) {
-	i := skipSpace(raw, 0)
-	if i >= len(raw) {
-		return nil, false
-	}
-	switch raw[i] {
-	case '[':
-		j := skipSpace(raw, i+1)
-		if j < len(raw) && raw[j] == ']' {
-			return object{}, true
-		}
-		return nil, false
-	case '{':
-	default:
-		return nil, false
-	}
-	o := object{}
-	i = skipSpace(raw, i+1)
-	if i < len(raw) && raw[i] == '}' {
-		return o, true
-	}
-	for i < len(raw) {
-		kEnd := skipString(raw, i)
-		if kEnd < 0 {
-			return nil, false
-		}
-		key, ok := memberKey(raw[i:kEnd])
-		if !ok {
-			return nil, false
-		}
-		i = skipSpace(raw, kEnd)
-		if i >= len(raw) || raw[i] != ':' {
-			return nil, false
-		}
-		vStart := skipSpace(raw, i+1)
-		vEnd := skipValue(raw, vStart)
-		if vEnd < 0 {
-			return nil, false
-		}
-		o[key] = json.RawMessage(raw[vStart:vEnd])
-		i = skipSpace(raw, vEnd)
-		if i >= len(raw) {
-			return nil, false
-		}
-		switch raw[i] {
-		case ',':
-			i = skipSpace(raw, i+1)
-		case '}':
-			return o, true
-		default:
-			return nil, false
-		}
-	}
-	return nil, false
+// isEmptyObject reports that b is {} or [] (valid JSON, whitespace
+// allowed): PHP's rendering of an empty object where one is expected.
+func isEmptyObject(b []byte) bool {
+	members := 0
+	end, isObj := walkObject(b, skipSpace(b, 0), 0, func(_ []byte, v int) int {
+		members++
+		return skipValue(b, v, 1)
+	})
+	return end >= 0 && isObj && members == 0 && skipSpace(b, end) == len(b)
 }
 
-func skipSpace(b []byte, i int) int {
-	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
-		i++
+var errNotString = errors.New("is not a string")
+
+// scalar returns a string's unescaped contents, or a number's literal text
+// (PHP models often carry numbers where a string is documented and vice
+// versa), without copying unless the string has escapes. ok is false for
+// an absent or null member; err is set for other JSON types.
+func (v value) scalar() (b []byte, ok bool, err error) {
+	if !v.present() {
+		return nil, false, nil
 	}
-	return i
+	switch c := v[0]; {
+	case c == '"':
+		return unquote(v[1 : len(v)-1]), true, nil
+	case c == '-' || '0' <= c && c <= '9':
+		return v, true, nil
+	}
+	return nil, false, errNotString
 }
 
-// skipString returns the index after the string starting at b[i], or -1.
-func skipString(b []byte, i int) int {
-	if i >= len(b) || b[i] != '"' {
-		return -1
-	}
-	for j := i + 1; j < len(b); j++ {
-		switch b[j] {
-		case '\\':
-			j++
-		case '"':
-			return j + 1
-		}
-	}
-	return -1
+// text is scalar as a string.
+func (v value) text() (string, bool, error) {
+	b, ok, err := v.scalar()
+	return string(b), ok, err
 }
 
-// skipValue returns the index after the value starting at b[i], or -1.
-func skipValue(b []byte, i int) int {
-	if i >= len(b) {
-		return -1
-	}
-	switch b[i] {
-	case '"':
-		return skipString(b, i)
-	case '{', '[':
-		depth := 0
-		for j := i; j < len(b); j++ {
-			switch b[j] {
-			case '"':
-				end := skipString(b, j)
-				if end < 0 {
-					return -1
-				}
-				j = end - 1
-			case '{', '[':
-				depth++
-			case '}', ']':
-				depth--
-				if depth == 0 {
-					return j + 1
-				}
-			}
-		}
-		return -1
-	default: // number, true, false, null
-		j := i
-		for j < len(b) && !strings.ContainsRune(",}] \t\n\r", rune(b[j])) {
-			j++
-		}
-		if j == i {
-			return -1
-		}
-		return j
-	}
-}
-
-// memberKey unquotes an object key; plain ASCII keys (all of Commerce's)
-// take the fast path, anything else goes through encoding/json so escapes
-// and invalid UTF-8 come out exactly as json.Unmarshal would make them.
-func memberKey(quoted []byte) (string, bool) {
-	plain := true
-	for _, c := range quoted[1 : len(quoted)-1] {
-		if c == '\\' || c >= 0x80 || c < 0x20 {
-			plain = false
-			break
-		}
-	}
-	if plain {
-		return string(quoted[1 : len(quoted)-1]), true
-	}
-	var k string
-	if err := json.Unmarshal(quoted, &k); err != nil {
-		return "", false
-	}
-	return k, true
-}
-
-// present reports a key that exists and is not null.
-func (o object) present(key string) bool {
-	v, ok := o[key]
-	return ok && string(bytes.TrimSpace(v)) != "null"
-}
-
-func (o object) obj(key string) (object, bool) {
-	if !o.present(key) {
-		return nil, false
-	}
-	return splitObject(o[key])
-}
-
-// text returns a string, or a number's literal text (PHP models often carry
-// numbers where a string is documented and vice versa). ok is false for an
-// absent or null key; err is set for other JSON types.
-func (o object) text(key string) (s string, ok bool, err error) {
-	if !o.present(key) {
-		return "", false, nil
-	}
-	raw := bytes.TrimSpace(o[key])
-	switch {
-	case raw[0] == '"':
-		if err := json.Unmarshal(raw, &s); err != nil {
-			return "", false, err
-		}
-		return s, true, nil
-	case raw[0] == '-' || (raw[0] >= '0' && raw[0] <= '9'):
-		var n json.Number
-		if err := json.Unmarshal(raw, &n); err != nil {
-			return "", false, err
-		}
-		return n.String(), true, nil
-	}
-	return "", false, fmt.Errorf("is not a string")
-}
-
-// str is text without the error: absent, null or non-scalar give "".
-func (o object) str(key string) string {
-	s, _, _ := o.text(key)
-	return strings.TrimSpace(s)
+// str is text without the error, trimmed: absent, null or non-scalar give "".
+func (v value) str() string {
+	b, _, _ := v.scalar()
+	return string(bytes.TrimSpace(b))
 }
 
 // integer accepts an integral JSON number or a numeric string. An absent,
 // null or empty-string value gives ok=false.
-func (o object) integer(key string) (n int64, ok bool, err error) {
-	s, ok, err := o.text(key)
+func (v value) integer() (n int64, ok bool, err error) {
+	b, ok, err := v.scalar()
 	if err != nil {
 		return 0, false, fmt.Errorf("is not an integer")
 	}
-	s = strings.TrimSpace(s)
-	if !ok || s == "" {
+	b = bytes.TrimSpace(b)
+	if !ok || len(b) == 0 {
 		return 0, false, nil
 	}
-	n, err = parseInteger(s)
+	if n, ok := plainInteger(b); ok {
+		return n, true, nil
+	}
+	n, err = parseInteger(string(b))
 	if err != nil {
 		return 0, false, err
 	}
 	return n, true, nil
+}
+
+// plainInteger parses -?[0-9]{1,18} (every id Commerce sends) without the
+// string parseInteger needs; anything else is left to parseInteger.
+func plainInteger(b []byte) (int64, bool) {
+	neg := b[0] == '-'
+	if neg {
+		b = b[1:]
+	}
+	if len(b) == 0 || len(b) > 18 {
+		return 0, false
+	}
+	var n int64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	if neg {
+		n = -n
+	}
+	return n, true
 }
 
 func parseInteger(s string) (int64, error) {
@@ -262,25 +146,25 @@ func parseInteger(s string) (int64, error) {
 }
 
 // int is integer without the error (lenient fields).
-func (o object) int(key string) int64 {
-	n, _, _ := o.integer(key)
+func (v value) int() int64 {
+	n, _, _ := v.integer()
 	return n
 }
 
-func (o object) decimal(key string) decimal.Decimal {
-	s, ok, err := o.text(key)
+func (v value) decimal() decimal.Decimal {
+	b, ok, err := v.scalar()
 	if !ok || err != nil {
 		return decimal.Decimal{}
 	}
-	d, err := decimal.NewFromString(strings.TrimSpace(s))
+	d, err := decimal.NewFromString(string(bytes.TrimSpace(b)))
 	if err != nil {
 		return decimal.Decimal{}
 	}
 	return d
 }
 
-func (o object) time(key string) time.Time {
-	s := o.str(key)
+func (v value) time() time.Time {
+	s := v.str()
 	if s == "" {
 		return time.Time{}
 	}
@@ -291,15 +175,19 @@ func (o object) time(key string) time.Time {
 	return t
 }
 
-func (o object) boolish(key string) bool {
-	if !o.present(key) {
+// boolish reads true/false, and 1 or "1" or "true" as true.
+func (v value) boolish() bool {
+	if !v.present() {
 		return false
 	}
-	var b bool
-	if json.Unmarshal(o[key], &b) == nil {
-		return b
+	switch string(v) {
+	case "true":
+		return true
+	case "false":
+		return false
 	}
-	switch o.str(key) {
+	b, _, _ := v.scalar()
+	switch string(bytes.TrimSpace(b)) {
 	case "1", "true":
 		return true
 	}

@@ -6,10 +6,11 @@ import (
 	"testing"
 )
 
-// asObjectStd is asObject as encoding/json would do it: the reference the
-// single-pass splitter must agree with on every input. (Invalid JSON, such
+// asObjectStd is the reference decoder's refAsObject (payload_ref_test.go)
+// as encoding/json would do it, which keeps that reference, the oracle of
+// the scanner's differential fuzz, honest on every input. (Invalid JSON, such
 // as a leading form feed that bytes.TrimSpace would forgive, is refused.)
-func asObjectStd(raw []byte) (object, bool) {
+func asObjectStd(raw []byte) (refObject, bool) {
 	if !json.Valid(raw) {
 		return nil, false
 	}
@@ -19,12 +20,12 @@ func asObjectStd(raw []byte) (object, bool) {
 	}
 	switch raw[0] {
 	case '{':
-		var o object
+		var o refObject
 		if err := json.Unmarshal(raw, &o); err != nil {
 			return nil, false
 		}
 		if o == nil {
-			o = object{}
+			o = refObject{}
 		}
 		return o, true
 	case '[':
@@ -32,12 +33,12 @@ func asObjectStd(raw []byte) (object, bool) {
 		if err := json.Unmarshal(raw, &a); err != nil || len(a) != 0 {
 			return nil, false
 		}
-		return object{}, true
+		return refObject{}, true
 	}
 	return nil, false
 }
 
-func sameObject(t *testing.T, in []byte, got, want object, gotOK, wantOK bool) {
+func sameObject(t *testing.T, in []byte, got, want refObject, gotOK, wantOK bool) {
 	t.Helper()
 	if gotOK != wantOK {
 		t.Fatalf("%q: ok %v, encoding/json says %v", in, gotOK, wantOK)
@@ -58,7 +59,7 @@ func TestSplitObjectAgreesWithEncodingJSON(t *testing.T) {
 		`{"\u0064ata":{"order":[]}}`, `{"k\u00e9":null}`, "{\"\xff\":1}", `{"a":-1.5e+3,"b":true,"c":false,"d":null}`,
 		`{"a":"\\"}`, `{"a":{"b":{"c":[[[]]]}}}`, `null`, `"x"`, `{"a":1,}`, `{"a"}`, `{`, ``, `{"a":1} x`,
 	} {
-		got, gotOK := asObject([]byte(s))
+		got, gotOK := refAsObject([]byte(s))
 		want, wantOK := asObjectStd([]byte(s))
 		sameObject(t, []byte(s), got, want, gotOK, wantOK)
 	}
@@ -70,13 +71,13 @@ func FuzzSplitObject(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		got, gotOK := asObject(b)
+		got, gotOK := refAsObject(b)
 		want, wantOK := asObjectStd(b)
 		sameObject(t, b, got, want, gotOK, wantOK)
 		// One level down, as the decoders walk: every member that is an
 		// object or [] splits the same way.
 		for k, v := range want {
-			g, gOK := splitObject(got[k])
+			g, gOK := refSplitObject(got[k])
 			w, wOK := asObjectStd(v)
 			sameObject(t, v, g, w, gOK, wOK)
 		}
