@@ -1,9 +1,12 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -11,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ml-connector/ml-connector/pkg/bench"
+	"github.com/ml-connector/ml-connector/pkg/service"
 )
 
 func newBenchCmd() *cobra.Command {
@@ -39,6 +43,7 @@ type benchIngestFlags struct {
 	natsBin     string
 	cache       string
 	ingestEnv   []string
+	floors      string
 }
 
 func newBenchIngestCmd() *cobra.Command {
@@ -65,9 +70,25 @@ load generator. The load generator always shares the machine.
 
 --sync takes JetStream sync_interval settings: default (the server's, fsync every 2 min),
 a duration such as 1s, always (fsync before every ack, the production setting).
-Signed webhooks are cached in --cache (RSA signing costs far more than ingest does).`,
+Signed webhooks are cached in --cache (RSA signing costs far more than ingest does).
+
+--floor also runs the fixed-rate load, per --sync setting, against floor servers, each its
+own process (this executable): the least a webhook receiver does, to set ingest's CPU
+against. net/http and fasthttp read the body and answer {"op":"success"}; their "+publish"
+kinds first publish the body to COMMERCE and wait for JetStream's ack. The lines under the
+table say what ingest adds to each.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runBenchIngest(cmd, f) },
 	}
+	cmd.AddCommand(&cobra.Command{
+		Use:    "floor",
+		Short:  "A floor server process of mlc bench ingest --floor (kind in $" + bench.EnvFloor + ")",
+		Hidden: true,
+		Args:   cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return bench.RunFloor(cmd.Context(), os.Getenv(bench.EnvFloor), service.Environ())
+		},
+	})
 	fl := cmd.Flags()
 	fl.StringVar(&f.runs, "run", "fixed,find-max", "runs, comma-separated: fixed, find-max, closed")
 	fl.Float64Var(&f.rate, "rate", 1000, "requests per second of the fixed-rate run")
@@ -86,6 +107,7 @@ Signed webhooks are cached in --cache (RSA signing costs far more than ingest do
 	fl.StringVar(&f.natsBin, "nats-server", "", "run this nats-server binary as its own process")
 	fl.StringVar(&f.cache, "cache", defaultBenchCache(), `directory keeping signed webhooks across runs ("" signs afresh)`)
 	fl.StringArrayVar(&f.ingestEnv, "ingest-env", nil, "KEY=VALUE added to a separate ingest process's environment (repeatable)")
+	fl.StringVar(&f.floors, "floor", "", "also run the fixed rate against floor servers: all, or of "+strings.Join(bench.Floors(), ", ")+" (comma-separated)")
 	return cmd
 }
 
@@ -123,6 +145,19 @@ func runBenchIngest(cmd *cobra.Command, f benchIngestFlags) error {
 			return fmt.Errorf("--ingest-env %q: want KEY=VALUE", kv)
 		}
 		env[k] = v
+	}
+	floors, err := parseFloors(f.floors)
+	if err != nil {
+		return err
+	}
+	if len(floors) > 0 && !runs["fixed"] {
+		return fmt.Errorf("--floor runs the fixed rate: add fixed to --run")
+	}
+	var self string
+	if len(floors) > 0 {
+		if self, err = os.Executable(); err != nil {
+			return fmt.Errorf("--floor runs this executable as the floor servers: %w", err)
+		}
 	}
 	if f.processes && (f.ingestBin == "" || f.natsBin == "") {
 		dir, err := os.MkdirTemp("", "mlc-bench-bin-")
@@ -198,6 +233,13 @@ func runBenchIngest(cmd *cobra.Command, f benchIngestFlags) error {
 		if err != nil {
 			return err
 		}
+		for _, kind := range floors {
+			r, err := benchFloor(ctx, f, env, s, kind, self, errOut)
+			if err != nil {
+				return err
+			}
+			results = append(results, r)
+		}
 	}
 	if jsonOutput(cmd) {
 		return printJSON(cmd.OutOrStdout(), map[string]any{"runs": results, "max": maxes})
@@ -205,6 +247,9 @@ func runBenchIngest(cmd *cobra.Command, f benchIngestFlags) error {
 	out := cmd.OutOrStdout()
 	printTable(out, benchRows(append(results, maxes...)))
 	fmt.Fprintf(out, "\nCPU in seconds per 1,000 webhooks (= ms per webhook); BENCH holds the %s.\n", benchHolds(results))
+	for _, line := range floorLines(results) {
+		fmt.Fprintln(out, line)
+	}
 	for _, r := range results {
 		if r.FirstError != "" {
 			fmt.Fprintf(out, "%s, sync %s: first error: %s\n", r.Name, r.Sync, r.FirstError)
@@ -214,7 +259,7 @@ func runBenchIngest(cmd *cobra.Command, f benchIngestFlags) error {
 }
 
 func benchRows(results []bench.Result) [][]string {
-	rows := [][]string{{"RUN", "SYNC", "WHERE", "REQUESTS", "ERRORS", "OK/s", "P50", "P90", "P99", "P99.9", "MAX", "SEND LAG P99",
+	rows := [][]string{{"RUN", "SERVER", "SYNC", "WHERE", "REQUESTS", "ERRORS", "OK/s", "P50", "P90", "P99", "P99.9", "MAX", "SEND LAG P99",
 		"INGEST CPU", "NATS CPU", "BENCH CPU"}}
 	cpu := func(v float64, separate bool) string {
 		if !separate {
@@ -223,7 +268,7 @@ func benchRows(results []bench.Result) [][]string {
 		return fmt.Sprintf("%.3f", v)
 	}
 	for _, r := range results {
-		rows = append(rows, []string{r.Name, r.Sync, r.Where, fmt.Sprint(r.Requests), fmt.Sprint(r.Errors), fmt.Sprintf("%.0f", r.Throughput),
+		rows = append(rows, []string{r.Name, r.Server, r.Sync, r.Where, fmt.Sprint(r.Requests), fmt.Sprint(r.Errors), fmt.Sprintf("%.0f", r.Throughput),
 			ms(r.P50), ms(r.P90), ms(r.P99), ms(r.P999), ms(r.Max), ms(r.SendLagP99),
 			cpu(r.CPU.Ingest, !strings.Contains(r.CPU.BenchHolds, "ingest")), cpu(r.CPU.NATS, !strings.Contains(r.CPU.BenchHolds, "nats")),
 			cpu(r.CPU.Bench, true)})
@@ -248,3 +293,59 @@ func passFail(ok bool) string {
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.2fms", float64(d.Microseconds())/1000) }
+
+// parseFloors reads --floor: "", "all" or floor kinds, comma-separated.
+func parseFloors(s string) ([]string, error) {
+	switch strings.TrimSpace(s) {
+	case "":
+		return nil, nil
+	case "all":
+		return bench.Floors(), nil
+	}
+	var kinds []string
+	for _, k := range strings.Split(s, ",") {
+		k = strings.TrimSpace(k)
+		if !slices.Contains(bench.Floors(), k) {
+			return nil, fmt.Errorf("--floor %q: want all or of %s", k, strings.Join(bench.Floors(), ", "))
+		}
+		kinds = append(kinds, k)
+	}
+	return kinds, nil
+}
+
+// benchFloor runs the fixed-rate load against one floor server, as its own
+// process, with JetStream as ingest had it.
+func benchFloor(ctx context.Context, f benchIngestFlags, env map[string]string, sync, kind, self string, errOut io.Writer) (bench.Result, error) {
+	tg, err := bench.StartIngest(ctx, bench.TargetOptions{Mode: f.mode, Sync: sync, Floor: kind, IngestBinary: self,
+		IngestArgs: []string{"bench", "ingest", "floor"}, NATSBinary: f.natsBin, IngestEnv: env, Cache: f.cache})
+	if err != nil {
+		return bench.Result{}, err
+	}
+	defer tg.Stop()
+	reqs, err := tg.Requests(int(f.rate*(f.warmup+f.duration).Seconds()), nil)
+	if err != nil {
+		return bench.Result{}, err
+	}
+	fmt.Fprintf(errOut, "sync %s, floor %s: %.0f/s open loop for %v (+%v warm-up)\n", sync, kind, f.rate, f.duration, f.warmup)
+	return tg.OpenLoop(ctx, fmt.Sprintf("fixed %.0f/s", f.rate), reqs, bench.RunOptions{Rate: f.rate, Warmup: f.warmup}), nil
+}
+
+// floorLines say, per sync setting, how much CPU per webhook ingest spends
+// over each floor server that ran at the same rate.
+func floorLines(results []bench.Result) []string {
+	var lines []string
+	for _, in := range results {
+		if in.Server != "ingest" || in.Loop != "open" || strings.Contains(in.CPU.BenchHolds, "ingest") {
+			continue
+		}
+		for _, fl := range results {
+			if !strings.HasPrefix(fl.Server, "floor ") || fl.Sync != in.Sync || fl.Rate != in.Rate || fl.Name != in.Name {
+				continue
+			}
+			lines = append(lines, fmt.Sprintf("sync %s, %.0f/s: ingest %.3f ms per webhook = %s %.3f + %.3f of its own (%.0f %%)",
+				in.Sync, in.Rate, in.CPU.Ingest, fl.Server, fl.CPU.Ingest, in.CPU.Ingest-fl.CPU.Ingest,
+				100*(in.CPU.Ingest-fl.CPU.Ingest)/max(in.CPU.Ingest, 1e-9)))
+		}
+	}
+	return lines
+}

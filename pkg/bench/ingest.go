@@ -73,7 +73,16 @@ type TargetOptions struct {
 	// across runs ("" signs afresh): RSA signing costs milliseconds per
 	// webhook, far more than ingest spends on one.
 	Cache string
+	// Floor runs the floor server of this kind (FloorNetHTTP, ...) instead
+	// of ingest: IngestBinary with IngestArgs, which must call RunFloor
+	// with the kind from $MLC_BENCH_FLOOR (`mlc bench ingest-floor`).
+	Floor string
+	// IngestArgs are the arguments of IngestBinary.
+	IngestArgs []string
 }
+
+// EnvFloor tells a floor server process its kind (TargetOptions.Floor).
+const EnvFloor = "MLC_BENCH_FLOOR"
 
 // IngestTarget is an ingest service on JetStream with one store ("bench")
 // whose webhooks it verifies, and the webhooks to send it.
@@ -104,6 +113,9 @@ func StartIngest(ctx context.Context, o TargetOptions) (*IngestTarget, error) {
 	}
 	if o.Sync == "" {
 		o.Sync = SyncDefault
+	}
+	if o.Floor != "" && o.IngestBinary == "" {
+		return nil, fmt.Errorf("bench: floor %s: no executable to serve it (TargetOptions.IngestBinary)", o.Floor)
 	}
 	t := &IngestTarget{opts: o, dir: o.Dir}
 	if t.dir == "" {
@@ -253,8 +265,11 @@ func (t *IngestTarget) startIngest(ctx context.Context, env map[string]string) e
 		go func() { t.done <- ingest.Run(rctx, env, io.Discard) }()
 		return nil
 	}
-	t.ingestCmd = exec.Command(t.opts.IngestBinary)
+	t.ingestCmd = exec.Command(t.opts.IngestBinary, t.opts.IngestArgs...)
 	t.ingestCmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
+	if t.opts.Floor != "" {
+		t.ingestCmd.Env = append(t.ingestCmd.Env, EnvFloor+"="+t.opts.Floor)
+	}
 	for k, v := range env {
 		t.ingestCmd.Env = append(t.ingestCmd.Env, k+"="+v)
 	}
@@ -323,6 +338,15 @@ func (t *IngestTarget) Where() string {
 	return "in-process"
 }
 
+// Server says what answers the webhooks: "ingest", or "floor " and the
+// floor server's kind.
+func (t *IngestTarget) Server() string {
+	if t.opts.Floor != "" {
+		return "floor " + t.opts.Floor
+	}
+	return "ingest"
+}
+
 // Sync is the JetStream sync setting of the target.
 func (t *IngestTarget) Sync() string { return t.opts.Sync }
 
@@ -353,6 +377,15 @@ func (t *IngestTarget) cpu() (c cpuSample) {
 		c.nats, _ = procCPU(t.natsCmd.Process.Pid)
 	}
 	return c
+}
+
+// IngestCPU is the CPU the separate ingest (or floor server) process has
+// used since it started.
+func (t *IngestTarget) IngestCPU() (time.Duration, error) {
+	if t.ingestCmd == nil {
+		return 0, errors.New("bench: ingest runs in this process")
+	}
+	return procCPU(t.ingestCmd.Process.Pid)
 }
 
 // Stop shuts ingest and JetStream down and removes a temporary store.

@@ -35,6 +35,8 @@ type Result struct {
 	Loop  string `json:"loop"` // "open" (fixed rate) or "closed" (N always in flight)
 	Sync  string `json:"sync"`
 	Where string `json:"where"` // processes, in-process, ...
+	// Server is what answered: "ingest" or "floor <kind>" (Floors).
+	Server string `json:"server"`
 	// Rate is the schedule's requests per second (open loop).
 	Rate       float64       `json:"rate_per_s,omitempty"`
 	Requests   int           `json:"requests"`
@@ -226,7 +228,7 @@ func (t *IngestTarget) OpenLoop(ctx context.Context, name string, reqs []Request
 	wg.Wait()
 	cpu1 := t.cpu()
 	n := len(reqs) - warm
-	r := Result{Name: name, Loop: "open", Sync: t.Sync(), Where: t.Where(), Rate: o.Rate, Requests: n, Errors: errs,
+	r := Result{Name: name, Loop: "open", Sync: t.Sync(), Where: t.Where(), Server: t.Server(), Rate: o.Rate, Requests: n, Errors: errs,
 		P50: quantile(lat, .50), P90: quantile(lat, .90), P99: quantile(lat, .99), P999: quantile(lat, .999),
 		Max: time.Duration(lat.Max()) * time.Microsecond, SendLagP99: quantile(lag, .99)}
 	if lat.TotalCount() == 0 {
@@ -392,7 +394,7 @@ func (t *IngestTarget) ClosedLoop(ctx context.Context, name string, reqs []Reque
 		all.Merge(hists[w])
 		errs += errCounts[w]
 	}
-	r := Result{Name: name, Loop: "closed", Sync: t.Sync(), Where: t.Where(), Requests: len(reqs), Errors: errs, Elapsed: elapsed,
+	r := Result{Name: name, Loop: "closed", Sync: t.Sync(), Where: t.Where(), Server: t.Server(), Requests: len(reqs), Errors: errs, Elapsed: elapsed,
 		Throughput: float64(all.TotalCount()) / elapsed.Seconds(),
 		P50:        quantile(all, .50), P90: quantile(all, .90), P99: quantile(all, .99), P999: quantile(all, .999),
 		CPU: t.perK(cpu0, cpu1, len(reqs))}
