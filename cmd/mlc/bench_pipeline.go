@@ -11,7 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ml-connector/ml-connector/pkg/bench"
-	"github.com/ml-connector/ml-connector/pkg/devstack"
+	"github.com/ml-connector/ml-connector/pkg/chserver"
 )
 
 type benchPipelineFlags struct {
@@ -111,13 +111,13 @@ func runBenchPipeline(cmd *cobra.Command, f benchPipelineFlags) error {
 		ch = ""
 	case "auto":
 		ch = ""
-		if bin := devstack.FindClickHouse(); bin != "" {
+		if bin := chserver.Find(); bin != "" {
 			dir := filepath.Join(tmp, "clickhouse")
 			if err := os.MkdirAll(dir, 0o755); err != nil {
 				return err
 			}
 			progress("starting clickhouse-server for the audit ...")
-			srv, err := devstack.StartClickHouse(bin, dir)
+			srv, err := chserver.Start(bin, dir)
 			if err != nil {
 				return err
 			}

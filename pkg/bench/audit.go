@@ -21,7 +21,7 @@ import (
 	"github.com/ml-connector/ml-connector/pkg/audit"
 	"github.com/ml-connector/ml-connector/pkg/audit/audittest"
 	"github.com/ml-connector/ml-connector/pkg/auditmirror"
-	"github.com/ml-connector/ml-connector/pkg/devstack"
+	"github.com/ml-connector/ml-connector/pkg/chserver"
 	"github.com/ml-connector/ml-connector/pkg/event"
 	"github.com/ml-connector/ml-connector/pkg/freeport"
 	"github.com/ml-connector/ml-connector/pkg/stream"
@@ -724,7 +724,7 @@ func TrailLatency(ctx context.Context, o AuditOptions, rows, queries int) (Trail
 // StartAuditClickHouse runs this machine's clickhouse-server with its data
 // in a fresh temporary directory, for the benchmark; stop removes it.
 func StartAuditClickHouse() (addr string, stop func(), err error) {
-	bin := devstack.FindClickHouse()
+	bin := chserver.Find()
 	if bin == "" {
 		return "", nil, errors.New("no clickhouse-server on this machine (apt-get install clickhouse-server, or give --clickhouse host:port)")
 	}
@@ -732,7 +732,7 @@ func StartAuditClickHouse() (addr string, stop func(), err error) {
 	if err != nil {
 		return "", nil, err
 	}
-	ch, err := devstack.StartClickHouse(bin, dir)
+	ch, err := chserver.Start(bin, dir)
 	if err != nil {
 		_ = os.RemoveAll(dir)
 		return "", nil, err

@@ -26,6 +26,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 
+	"github.com/ml-connector/ml-connector/pkg/chserver"
 	"github.com/ml-connector/ml-connector/pkg/event"
 	"github.com/ml-connector/ml-connector/pkg/fleet"
 	"github.com/ml-connector/ml-connector/pkg/freeport"
@@ -79,7 +80,7 @@ type Stack struct {
 	// AuditDSN is the ClickHouse the audit-mirror writes to ("" = none);
 	// ClickHouse is set when the stack started that server itself.
 	AuditDSN   string
-	ClickHouse *ClickHouse
+	ClickHouse *chserver.Server
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -264,7 +265,7 @@ func (st *Stack) startClickHouse(o Options, env map[string]string) error {
 		st.AuditDSN = dsn
 		return nil
 	}
-	bin := FindClickHouse()
+	bin := chserver.Find()
 	if o.NoClickHouse || bin == "" {
 		return nil
 	}
@@ -272,7 +273,7 @@ func (st *Stack) startClickHouse(o Options, env map[string]string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	ch, err := StartClickHouse(bin, dir)
+	ch, err := chserver.Start(bin, dir)
 	if err != nil {
 		return err
 	}
