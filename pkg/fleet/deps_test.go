@@ -21,7 +21,7 @@ var servicePackages = map[string]string{
 }
 
 // forbiddenIn is what no service binary may link besides other services.
-var forbiddenIn = []string{"fleet", "devstack", "sim/", "servicetest", "natstest", "chtest", "bench"}
+var forbiddenIn = []string{"fleet", "devstack", "sim/", "servicetest", "natstest", "chtest", "chserver", "bench"}
 
 func TestServiceBinariesLinkOnlyTheirOwnService(t *testing.T) {
 	if testing.Short() {
