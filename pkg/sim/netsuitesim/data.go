@@ -78,8 +78,10 @@ type store struct {
 	tables   map[string]cachedTable
 	keysets  map[string]cachedTable
 	records  map[string]map[string]*Record
-	nextID   map[string]int // id space -> next id
-	tranSeq  map[string]int // record type -> next tranId
+	byExt    map[string]map[string]*Record // record type -> externalId -> record
+	ql       map[string]*qlTable           // customer and transaction (index.go)
+	nextID   map[string]int                // id space -> next id
+	tranSeq  map[string]int                // record type -> next tranId
 	dupExt   []string
 }
 
@@ -96,6 +98,8 @@ func newStore() *store {
 		versions:     map[string]int{},
 		keysets:      map[string]cachedTable{},
 		records:      map[string]map[string]*Record{"customer": {}, "salesOrder": {}, "invoice": {}},
+		byExt:        map[string]map[string]*Record{"customer": {}, "salesOrder": {}, "invoice": {}},
+		ql:           map[string]*qlTable{"customer": newQLTable(), "transaction": newQLTable()},
 		nextID:       map[string]int{"entity": 1000, "transaction": 5000},
 		tranSeq:      map[string]int{"salesOrder": 1, "invoice": 1},
 	}

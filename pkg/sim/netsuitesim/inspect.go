@@ -55,9 +55,13 @@ func (s *Server) logRequest(r *http.Request) (*RequestLog, []byte) {
 	if r.URL.Path != tokenPath {
 		s.stats.Requests++
 	}
-	s.reqLog = append(s.reqLog, entry)
-	if over := len(s.reqLog) - s.cfg.MaxRequestLog; over > 0 {
-		s.reqLog = append([]*RequestLog(nil), s.reqLog[over:]...)
+	// A ring once full: dropping the oldest by copying the rest would cost
+	// the whole log on every call.
+	if len(s.reqLog) < s.cfg.MaxRequestLog {
+		s.reqLog = append(s.reqLog, entry)
+	} else {
+		s.reqLog[s.reqHead] = entry
+		s.reqHead = (s.reqHead + 1) % len(s.reqLog)
 	}
 	return entry, body
 }
@@ -101,7 +105,8 @@ func (s *Server) Requests() []RequestLog {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := make([]RequestLog, len(s.reqLog))
-	for i, e := range s.reqLog {
+	for i := range s.reqLog {
+		e := s.reqLog[(s.reqHead+i)%len(s.reqLog)]
 		out[i] = *e
 		out[i].Header = http.Header(e.Header).Clone()
 	}

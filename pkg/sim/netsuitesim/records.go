@@ -97,15 +97,6 @@ func (s *Server) lookupLocked(typ, idSeg string) (*Record, *apiError) {
 	return s.db.records[typ][idSeg], nil
 }
 
-func (d *store) byExternalID(typ, ext string) *Record {
-	for _, rec := range d.records[typ] {
-		if rec.ExternalID == ext {
-			return rec
-		}
-	}
-	return nil
-}
-
 func requireJSON(r *http.Request) *apiError {
 	ct := strings.ToLower(r.Header.Get("Content-Type"))
 	if strings.HasPrefix(ct, "application/json") ||
@@ -218,6 +209,7 @@ func (s *Server) deleteRecord(w http.ResponseWriter, typ, idSeg string) *apiErro
 		return errNotFound()
 	}
 	delete(s.db.records[typ], rec.ID)
+	s.db.recordDeletedLocked(rec)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
@@ -296,8 +288,10 @@ func (s *Server) applyWriteLocked(typ string, existing *Record, body map[string]
 		s.db.records[typ][rec.ID] = rec
 	}
 	fields["lastModifiedDate"] = time.Now().UTC().Format(time.RFC3339)
+	oldExt := rec.ExternalID
 	rec.ExternalID = ext
 	rec.Fields = fields
+	s.db.recordWrittenLocked(rec, oldExt)
 	return rec, nil
 }
 
@@ -649,8 +643,9 @@ func (s *Server) computeTotalsLocked(f map[string]any) {
 			rate, _ = decimal.NewFromString(rv.String())
 			hasRate = true
 		} else if it != nil {
-			for _, p := range s.db.prices {
-				if p.Item == it.ID && p.PriceLevel == "1" && p.Currency == currency && p.Quantity == 0 {
+			// setPrice keeps one row per key, so this is the only candidate.
+			if i, ok := s.db.priceIdx[it.ID+"|1|"+currency]; ok {
+				if p := s.db.prices[i]; p.Item == it.ID && p.PriceLevel == "1" && p.Currency == currency && p.Quantity == 0 {
 					rate, hasRate = p.Price, true
 				}
 			}

@@ -74,7 +74,8 @@ type Server struct {
 	rng     *rand.Rand
 	db      *store
 	stats   Stats
-	reqLog  []*RequestLog
+	reqLog  []*RequestLog // oldest at reqHead once MaxRequestLog entries are held
+	reqHead int
 	faults  []*fault
 	jobs    map[string]*asyncJob
 	idem    map[string]string // idempotency key -> job id
@@ -104,7 +105,7 @@ func (s *Server) resetLocked() {
 	s.tokens = map[string]time.Time{}
 	s.db = newStore()
 	s.stats = Stats{}
-	s.reqLog = nil
+	s.reqLog, s.reqHead = nil, 0
 	s.faults = nil
 	s.jobs = map[string]*asyncJob{}
 	s.idem = map[string]string{}

@@ -9,9 +9,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"time"
-
-	"github.com/shopspring/decimal"
 )
 
 // SuiteQL is simulated by shape, not by a SQL engine: one table, a select
@@ -62,6 +59,7 @@ type qlQuery struct {
 	shape   string
 	vals    []string
 	keysets []qlKeyset
+	eqs     []qlEq // its "col = value" conditions, for the record tables' indexes
 }
 
 // qlKeyset is a condition a keyset page can be found by binary search with.
@@ -132,7 +130,12 @@ func (s *Server) suiteQL(w http.ResponseWriter, r *http.Request, body []byte) *a
 		return e
 	}
 	s.mu.Lock()
-	rows := s.cachedRowsLocked(q.table)
+	var rows []map[string]string
+	if t := s.db.ql[q.table]; t != nil {
+		rows = t.candidates(q)
+	} else {
+		rows = s.cachedRowsLocked(q.table)
+	}
 	base := s.baseURL
 	matched, fast := s.keysetRowsLocked(q, rows)
 	s.mu.Unlock()
@@ -298,6 +301,9 @@ func parseSuiteQL(text string, params []string) (*qlQuery, *apiError) {
 					}
 					q.keysets = append(q.keysets, qlKeyset{col: col, op: op, value: rhs, cond: len(q.conds), val: val})
 				}
+				if op == "=" {
+					q.eqs = append(q.eqs, qlEq{qlEqCol{col, fl}, eqKey(rhs)})
+				}
 				q.conds = append(q.conds, func(row map[string]string) bool {
 					v, ok := row[col]
 					if !ok {
@@ -396,9 +402,9 @@ func compareValues(a, b string) int {
 			return cmp.Compare(x, y)
 		}
 	}
-	da, errA := decimal.NewFromString(a)
-	db, errB := decimal.NewFromString(b)
-	if errA == nil && errB == nil {
+	da, okA := parseDecimal(a)
+	db, okB := parseDecimal(b)
+	if okA && okB {
 		return da.Cmp(db)
 	}
 	return strings.Compare(a, b)
@@ -519,9 +525,13 @@ func plainInt(s string) (int64, bool) {
 }
 
 // cachedRowsLocked is tableRowsLocked, reusing the catalogue tables' rows
-// while items, prices and stock are unchanged (rows are never modified
-// once built, so queries may share them).
+// while items, prices and stock are unchanged, and the record tables' rows
+// kept in step with the records (rows are never modified once built, so
+// queries may share them).
 func (s *Server) cachedRowsLocked(table string) []map[string]string {
+	if t := s.db.ql[table]; t != nil {
+		return t.all()
+	}
 	switch table {
 	case "item", "aggregateitemlocation", "inventoryitemlocations", "pricing":
 	default:
@@ -549,7 +559,8 @@ func setIf(row map[string]string, k, v string) {
 }
 
 // tableRowsLocked materialises a table as rows of string values; a missing
-// key is a null column (left out of the result row).
+// key is a null column (left out of the result row). The record tables
+// (customer, transaction) are kept by index.go instead.
 func (s *Server) tableRowsLocked(table string) []map[string]string {
 	var rows []map[string]string
 	d := s.db
@@ -588,22 +599,6 @@ func (s *Server) tableRowsLocked(table string) []map[string]string {
 		}
 		sort.SliceStable(rows, func(i, j int) bool { return lessID(rows[i]["item"], rows[j]["item"]) })
 		return rows
-	case "customer":
-		for _, c := range d.records["customer"] {
-			f := c.Fields
-			row := map[string]string{"id": c.ID, "isinactive": tf(f["isInactive"] == true)}
-			isPerson, _ := f["isPerson"].(bool)
-			row["isperson"] = tf(isPerson)
-			setIf(row, "entityid", str(f["entityId"]))
-			setIf(row, "email", str(f["email"]))
-			setIf(row, "subsidiary", refID(f["subsidiary"]))
-			setIf(row, "externalid", c.ExternalID)
-			setIf(row, "companyname", str(f["companyName"]))
-			setIf(row, "firstname", str(f["firstName"]))
-			setIf(row, "lastname", str(f["lastName"]))
-			setIf(row, "phone", str(f["phone"]))
-			rows = append(rows, row)
-		}
 	case "subsidiary", "location", "currency", "pricelevel":
 		tbl := map[string]map[string]*named{"subsidiary": d.subsidiaries, "location": d.locations, "currency": d.currencies,
 			"pricelevel": d.priceLevels}[table]
@@ -629,31 +624,6 @@ func (s *Server) tableRowsLocked(table string) []map[string]string {
 				row["isinactive"] = "F"
 			}
 			rows = append(rows, row)
-		}
-	case "transaction":
-		for typ, code := range map[string]string{"salesOrder": "SalesOrd", "invoice": "CustInvc"} {
-			for _, t := range d.records[typ] {
-				f := t.Fields
-				row := map[string]string{"id": t.ID, "type": code}
-				setIf(row, "tranid", str(f["tranId"]))
-				setIf(row, "externalid", t.ExternalID)
-				setIf(row, "createdfrom", refID(f["createdFrom"]))
-				setIf(row, "entity", refID(f["entity"]))
-				setIf(row, "subsidiary", refID(f["subsidiary"]))
-				setIf(row, "currency", refID(f["currency"]))
-				setIf(row, "memo", str(f["memo"]))
-				setIf(row, "otherrefnum", str(f["otherRefNum"]))
-				setIf(row, "foreigntotal", str(f["total"]))
-				if typ == "invoice" {
-					row["status"] = "A"
-				} else {
-					setIf(row, "status", str(f["orderStatus"]))
-				}
-				if d, err := time.Parse("2006-01-02", str(f["tranDate"])); err == nil {
-					row["trandate"] = d.Format("1/2/2006") // SuiteQL returns dates in the user's format
-				}
-				rows = append(rows, row)
-			}
 		}
 	}
 	sort.Slice(rows, func(i, j int) bool { return lessID(rows[i]["id"], rows[j]["id"]) })
