@@ -94,9 +94,10 @@ func WithHeader(key, value string) PublishOption {
 	}
 }
 
-// DataValidated says the message's data was already checked with
-// json.Valid (as ingest's decoder checks every webhook body), so Build does
-// not scan the same bytes again. Never give it for data that was not.
+// DataValidated says the message's data is known to be what json.Valid
+// accepts (ingest's webhook decoder validates every body in the pass that
+// reads it), so Build does not scan the same bytes again. Never give it for
+// data that was not validated.
 func DataValidated() PublishOption { return func(o *publishOptions) { o.validated = true } }
 
 // Publish stores m and waits for the stream's ack.
