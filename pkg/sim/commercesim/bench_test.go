@@ -4,6 +4,8 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -37,5 +39,43 @@ func BenchmarkListOrdersPage(b *testing.B) {
 		if w.Code != http.StatusOK {
 			b.Fatal(w.Code, w.Body.String())
 		}
+	}
+}
+
+// BenchmarkOrderSearchByIncrementID is transform's REST confirmation (and
+// commerce.Client.GetOrderByIncrementID): GET /V1/orders filtered by
+// increment_id and store_id, pageSize 2, among n orders, every other one
+// invoiced.
+func BenchmarkOrderSearchByIncrementID(b *testing.B) {
+	for _, n := range []int{100, 1000, 10000} {
+		b.Run(strconv.Itoa(n), func(b *testing.B) {
+			s := New(Config{BearerEnabled: true})
+			defer s.Close()
+			var incr []string
+			for i := range n {
+				o, err := s.PlaceOrder(context.Background(), "default", OrderSpec{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if i%2 == 0 {
+					if _, err := s.CaptureInvoice(context.Background(), o.EntityID); err != nil {
+						b.Fatal(err)
+					}
+				}
+				incr = append(incr, o.IncrementID)
+			}
+			i := 0
+			for b.Loop() {
+				q := newSearch().filter(0, 0, "increment_id", incr[i%n], "eq").filter(1, 0, "store_id", "1", "eq").page(2, 1)
+				req := httptest.NewRequest("GET", "/rest/default/V1/orders?"+q.Encode(), nil)
+				req.Header.Set("Authorization", "Bearer "+s.Config().OAuth1.AccessToken)
+				w := httptest.NewRecorder()
+				s.ServeHTTP(w, req)
+				if w.Code != http.StatusOK || !strings.Contains(w.Body.String(), `"total_count":1}`) {
+					b.Fatal(w.Code, w.Body.String())
+				}
+				i++
+			}
+		})
 	}
 }

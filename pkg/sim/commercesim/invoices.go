@@ -45,8 +45,8 @@ func (s *Server) SaveInvoice(ctx context.Context, orderEntityID, state int) (Inv
 	var inv *Invoice
 	var existing *Invoice
 	if state != InvoiceOpen {
-		for _, i := range s.invoices {
-			if i.OrderID == o.EntityID && i.State == InvoiceOpen {
+		for _, i := range s.invoicesByOrder[o.EntityID] {
+			if i.State == InvoiceOpen {
 				existing = i
 			}
 		}
@@ -83,6 +83,7 @@ func (s *Server) SaveInvoice(ctx context.Context, orderEntityID, state int) (Inv
 		*existing = *inv
 	} else {
 		s.invoices = append(s.invoices, inv)
+		s.invoicesByOrder[inv.OrderID] = append(s.invoicesByOrder[inv.OrderID], inv)
 		if state != InvoiceCanceled {
 			for _, ii := range inv.Items {
 				for k := range o.Items {
@@ -128,8 +129,8 @@ func (s *Server) buildInvoiceLocked(o *Order, state int, now time.Time) (*Invoic
 	}
 	// Shipping is invoiced with the first invoice.
 	shippingInvoiced := false
-	for _, i := range s.invoices {
-		if i.OrderID == o.EntityID && i.State != InvoiceCanceled && i.ShippingAmount.IsPositive() {
+	for _, i := range s.invoicesByOrder[o.EntityID] {
+		if i.State != InvoiceCanceled && i.ShippingAmount.IsPositive() {
 			shippingInvoiced = true
 		}
 	}

@@ -173,6 +173,7 @@ func (s *Server) PlaceOrder(ctx context.Context, store string, spec OrderSpec) (
 	s.orders = append(s.orders, o)
 	s.ordersByEntity[o.EntityID] = o
 	s.ordersByIncr[o.IncrementID] = o
+	s.ordersByFold[foldASCII(o.IncrementID)] = append(s.ordersByFold[foldASCII(o.IncrementID)], o)
 	body := Object{{"eventName", "sales_order_place_after"}, {"data", Object{{"order", s.orderModelLocked(o)}}}}
 	s.mu.Unlock()
 
@@ -529,6 +530,13 @@ func orderColumns() map[string]bool {
 // expand (optional) turns a matched record into the full item, so that only
 // the returned page is rendered in full.
 func (s *Server) listResponse(rq *apiRequest, records []record, columns map[string]bool, expand func(record) any) (int, any) {
+	return s.listResponseBy(rq, func(SearchCriteria) []record { return records }, columns, expand)
+}
+
+// listResponseBy is listResponse over the records rows returns for the
+// parsed criteria: every record, or fewer that include all it can match
+// (in the same order), which is how an index narrows a search.
+func (s *Server) listResponseBy(rq *apiRequest, rows func(SearchCriteria) []record, columns map[string]bool, expand func(record) any) (int, any) {
 	q := rq.r.URL.Query()
 	present := false
 	for k := range q {
@@ -543,7 +551,7 @@ func (s *Server) listResponse(rq *apiRequest, records []record, columns map[stri
 		return badRequest("The \"%value\" value's type is invalid. The \"%type\" type was expected. Verify and try again.",
 			Object{{"value", err.Error()}, {"type", "int"}})
 	}
-	page, total, err := sc.apply(records, columns, s.cfg.InputLimits)
+	page, total, err := sc.apply(rows(sc), columns, s.cfg.InputLimits)
 	if err != nil {
 		se := err.(*searchError)
 		return se.status, errorBody(se.message, se.params)
@@ -562,22 +570,33 @@ func (s *Server) hListOrders(rq *apiRequest) (int, any) {
 	s.mu.Lock()
 	defer s.mu.Unlock() // the rows are live views: search under the lock
 	now := s.nowLocked()
-	paid := map[int]decimal.Decimal{}
-	for _, inv := range s.invoices {
-		if inv.State == InvoicePaid {
-			paid[inv.OrderID] = paid[inv.OrderID].Add(inv.GrandTotal)
+	return s.listResponseBy(rq, func(sc SearchCriteria) []record {
+		orders := s.orders
+		if v, ok := sc.requiredEq("increment_id"); ok {
+			orders = s.ordersByFold[foldASCII(v)] // a confirmation look-up: one order, not all
 		}
-	}
-	var recs []record
-	for _, o := range s.orders {
-		if o.visible(now) {
-			recs = append(recs, orderRow{o: o, paid: paid[o.EntityID]})
+		var recs []record
+		for _, o := range orders {
+			if o.visible(now) {
+				recs = append(recs, orderRow{o: o, paid: s.paidLocked(o.EntityID)})
+			}
 		}
-	}
-	return s.listResponse(rq, recs, orderColumns(), func(r record) any {
+		return recs
+	}, orderColumns(), func(r record) any {
 		row := r.(orderRow)
 		return s.orderNestedLocked(row.o, s.orderScalars(row.o, row.paid))
 	})
+}
+
+// paidLocked is what the order's paid invoices total.
+func (s *Server) paidLocked(orderID int) decimal.Decimal {
+	var paid decimal.Decimal
+	for _, inv := range s.invoicesByOrder[orderID] {
+		if inv.State == InvoicePaid {
+			paid = paid.Add(inv.GrandTotal)
+		}
+	}
+	return paid
 }
 
 // orderRow is a lazy searchable view of an order (read under s.mu): only

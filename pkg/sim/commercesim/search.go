@@ -185,6 +185,29 @@ func (sc SearchCriteria) echo() Object {
 	return o
 }
 
+// requiredEq is the value of an "eq" filter on field that every match must
+// pass (alone in its group: filters in a group are OR-ed).
+func (sc SearchCriteria) requiredEq(field string) (string, bool) {
+	for _, g := range sc.FilterGroups {
+		if len(g) == 1 && g[0].Field == field && g[0].ConditionType == "eq" {
+			return g[0].Value, true
+		}
+	}
+	return "", false
+}
+
+// foldASCII lower-cases ASCII letters only: equal keys are exactly the
+// strings foldCompare calls equal.
+func foldASCII(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
+}
+
 // searchError is a 400 with a Commerce template.
 type searchError struct {
 	status  int

@@ -170,7 +170,9 @@ type Server struct {
 	orders          []*Order
 	ordersByEntity  map[int]*Order
 	ordersByIncr    map[string]*Order
+	ordersByFold    map[string][]*Order // ASCII-folded increment_id -> orders as placed: the REST search's eq
 	invoices        []*Invoice
+	invoicesByOrder map[int][]*Invoice // order entity id -> its invoices as saved
 	customers       []*Customer
 	nextOrderEntity int
 	nextInvoiceID   int
@@ -267,6 +269,8 @@ func New(cfg Config) *Server {
 		stores:          cfg.Stores,
 		ordersByEntity:  map[int]*Order{},
 		ordersByIncr:    map[string]*Order{},
+		ordersByFold:    map[string][]*Order{},
+		invoicesByOrder: map[int][]*Invoice{},
 		orderSeq:        map[int]int{},
 		invoiceSeq:      map[int]int{},
 		priceWrites:     map[string][]PriceWrite{},
