@@ -1,10 +1,8 @@
 package ingest_test
 
 import (
-	"bytes"
 	"context"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"syscall"
 	"testing"
@@ -12,6 +10,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
+	"github.com/valyala/fasthttp"
 
 	"github.com/ml-connector/ml-connector/pkg/bench"
 	"github.com/ml-connector/ml-connector/pkg/commerce"
@@ -24,7 +23,7 @@ import (
 
 // BenchmarkWebhook is ingest's per-request path without the sockets of
 // HTTP: a signed order webhook (2-4 KB, from the Commerce simulator)
-// through the handler — verify, decode, publish to a real JetStream and
+// through the fasthttp handler — verify, decode, publish to a real JetStream and
 // wait for its ack, answer — one request at a time. Every request is a
 // distinct order (a duplicate would be cheaper). MLC_BENCH_CACHE keeps the
 // signed webhooks across runs. Run:
@@ -49,29 +48,31 @@ func BenchmarkWebhook(b *testing.B) {
 			if err := stores.Set(conn); err != nil {
 				b.Fatal(err)
 			}
-			mux := http.NewServeMux()
 			m := ingest.NewMetrics(prometheus.NewRegistry())
-			ingest.NewWebhooks(stores, stream.NewPublisher(js), m, zerolog.Nop(), 1<<20, 5e9, "bench").Register(mux)
+			handle := ingest.NewWebhooks(stores, stream.NewPublisher(js), m, zerolog.Nop(), 1<<20, 5e9, "bench").Handler(http.NotFoundHandler())
 			reqs, err := pool.Take(b.N, nil)
 			if err != nil {
 				b.Fatal(err)
 			}
-			hdr := http.Header{}
-			hdr.Set("Content-Type", "application/json")
-			hdr.Set(ingest.HeaderStore, "bench")
+			var req fasthttp.Request
+			var c fasthttp.RequestCtx
 			b.ReportAllocs()
 			b.ResetTimer()
 			cpu0 := cpuTime()
 			for i := range b.N {
 				r := reqs[i]
-				req := httptest.NewRequest(http.MethodPost, "/webhooks/commerce/order-placed", bytes.NewReader(r.Body))
-				req.Header = hdr.Clone()
+				req.Reset()
+				req.Header.SetMethod(http.MethodPost)
+				req.SetRequestURI("/webhooks/commerce/order-placed")
+				req.Header.SetContentType("application/json")
+				req.Header.Set(ingest.HeaderStore, "bench")
 				req.Header.Set(commerce.HeaderWebhookSignature, r.Signature)
 				req.Header.Set(ingest.HeaderRequestID, r.RequestID)
-				w := httptest.NewRecorder()
-				mux.ServeHTTP(w, req)
-				if w.Code != http.StatusOK {
-					b.Fatalf("%d: %s", w.Code, w.Body)
+				req.SetBody(r.Body)
+				c.Init(&req, nil, nil)
+				handle(&c)
+				if c.Response.StatusCode() != http.StatusOK {
+					b.Fatalf("%d: %s", c.Response.StatusCode(), c.Response.Body())
 				}
 			}
 			b.StopTimer()

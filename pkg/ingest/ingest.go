@@ -117,7 +117,8 @@ func Run(ctx context.Context, environ map[string]string, logOut io.Writer) error
 	m := NewMetrics(rt.HTTP.Registry)
 	m.BodyLimit.Set(float64(maxBody))
 	pub := stream.NewPublisher(rt.JS)
-	NewWebhooks(stores, pub, m, rt.Log, maxBody, cfg.AckTimeout, cfg.DefaultStore).Register(rt.HTTP.Mux)
+	hooks := NewWebhooks(stores, pub, m, rt.Log, maxBody, cfg.AckTimeout, cfg.DefaultStore)
+	rt.HTTP.ServeWith(newServer(hooks.Handler(rt.HTTP.Mux), rt.HTTP.Limits(), rt.Log))
 	host, _ := os.Hostname()
 	poller := NewPoller(cfg.Poll, stores, pub, checkpoints, host+"/"+uuid.NewString(), m, rt.Log)
 	reload := func(ctx context.Context) error {

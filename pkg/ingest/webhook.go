@@ -1,12 +1,14 @@
 package ingest
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -14,6 +16,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
+	"github.com/valyala/fasthttp"
 
 	"github.com/ml-connector/ml-connector/pkg/commerce"
 	"github.com/ml-connector/ml-connector/pkg/event"
@@ -51,14 +54,6 @@ func NewWebhooks(stores *Stores, pub *stream.Publisher, m *Metrics, log zerolog.
 	return &Webhooks{stores: stores, pub: pub, m: m, log: log, maxBody: maxBody, ackTimeout: ackTimeout, defaultStore: defaultStore}
 }
 
-// Register mounts the endpoints on mux.
-func (h *Webhooks) Register(mux *http.ServeMux) {
-	mux.HandleFunc("POST /webhooks/commerce/{event}", h.commerce)
-	mux.HandleFunc("POST /webhooks/commerce/{store}/{event}", h.commerce)
-	mux.HandleFunc("/webhooks/adobe-io", h.ioEvents)
-	mux.HandleFunc("/webhooks/adobe-io/{store}", h.ioEvents)
-}
-
 // reject is a failed delivery: the status Commerce sees and a reason a
 // person can act on (Commerce logs the body).
 type reject struct {
@@ -66,43 +61,72 @@ type reject struct {
 	reason string
 }
 
-func (h *Webhooks) storeOf(r *http.Request) string {
-	if s := r.PathValue("store"); s != "" {
-		return s
+// call is one request as the handlers read it, with the copies of its
+// headers the verifiers take (built on first use).
+type call struct {
+	c   *fasthttp.RequestCtx
+	hdr http.Header
+}
+
+// header is the request's header block as net/http's type, for the
+// verifiers: keys in canonical form (fasthttp normalizes them the same
+// way), values copied.
+func (r *call) header() http.Header {
+	if r.hdr == nil {
+		r.hdr = make(http.Header, r.c.Request.Header.Len())
+		for k, v := range r.c.Request.Header.All() {
+			key := string(k)
+			r.hdr[key] = append(r.hdr[key], string(v))
+		}
 	}
-	if s := strings.TrimSpace(r.Header.Get(HeaderStore)); s != "" {
-		return s
+	return r.hdr
+}
+
+// get is the first value of a request header, copied.
+func (r *call) get(name string) string { return string(r.c.Request.Header.Peek(name)) }
+
+func (h *Webhooks) storeOf(r *call, inPath string) string {
+	if inPath != "" {
+		return inPath
 	}
-	if s := r.URL.Query().Get("store"); s != "" {
-		return s
+	if s := bytes.TrimSpace(r.c.Request.Header.Peek(HeaderStore)); len(s) > 0 {
+		return string(s)
+	}
+	if s := r.c.QueryArgs().Peek("store"); len(s) > 0 {
+		return string(s)
 	}
 	return h.defaultStore
 }
 
 // readBody reads at most maxBody bytes; more is a 413.
-func (h *Webhooks) readBody(w http.ResponseWriter, r *http.Request) ([]byte, *reject) {
-	if r.ContentLength > h.maxBody {
-		return nil, &reject{http.StatusRequestEntityTooLarge, fmt.Sprintf("body of %d bytes is over the %d byte limit", r.ContentLength, h.maxBody)}
+func (h *Webhooks) readBody(r *call) ([]byte, *reject) {
+	n := int64(r.c.Request.Header.ContentLength()) // -1 chunked, -2 none
+	if n > h.maxBody {
+		return nil, &reject{http.StatusRequestEntityTooLarge, fmt.Sprintf("body of %d bytes is over the %d byte limit", n, h.maxBody)}
 	}
-	body := http.MaxBytesReader(w, r.Body, h.maxBody)
+	body := r.c.RequestBodyStream()
+	if body == nil {
+		// No body on the wire (or a handler driven without a server): what
+		// fasthttp holds, copied, since it is reused after the handler.
+		body = bytes.NewReader(r.c.Request.Body())
+	}
 	var raw []byte
 	var err error
-	if r.ContentLength > 0 && r.ContentLength <= presizeBody {
+	if n > 0 && n <= presizeBody {
 		// A webhook's usual few KB, read into one buffer of the announced
 		// size (io.ReadAll grows one step by step, copying as it goes).
-		// net/http never yields more than Content-Length.
-		raw = make([]byte, r.ContentLength)
+		// The stream never yields more than Content-Length.
+		raw = make([]byte, n)
 		_, err = io.ReadFull(body, raw)
 	} else {
 		// Unknown or large: grow with what actually arrives, so a sender
 		// cannot make ingest reserve memory it never fills.
-		raw, err = io.ReadAll(body)
+		raw, err = io.ReadAll(io.LimitReader(body, h.maxBody+1))
+		if err == nil && int64(len(raw)) > h.maxBody {
+			return nil, &reject{http.StatusRequestEntityTooLarge, fmt.Sprintf("body is over the %d byte limit", h.maxBody)}
+		}
 	}
-	var tooBig *http.MaxBytesError
-	switch {
-	case errors.As(err, &tooBig):
-		return nil, &reject{http.StatusRequestEntityTooLarge, fmt.Sprintf("body is over the %d byte limit", h.maxBody)}
-	case err != nil:
+	if err != nil {
 		return nil, &reject{http.StatusBadRequest, "reading body: " + err.Error()}
 	}
 	return raw, nil
@@ -112,63 +136,66 @@ func (h *Webhooks) readBody(w http.ResponseWriter, r *http.Request) ([]byte, *re
 // up front.
 const presizeBody = 64 << 10
 
-func (h *Webhooks) commerce(w http.ResponseWriter, r *http.Request) {
+// commerce serves /webhooks/commerce/[{store}/]{event}.
+func (h *Webhooks) commerce(c *fasthttp.RequestCtx, inPath, endpoint string) {
 	start := time.Now()
-	endpoint := r.PathValue("event")
+	r := &call{c: c}
 	kind, ok := webhookKinds[endpoint]
 	if !ok {
-		h.finish(w, r, "unknown", start, "", &reject{http.StatusNotFound, fmt.Sprintf("unknown webhook %s: want order-placed, invoice-captured or customer-created", clip(endpoint))})
+		h.finish(r, "unknown", start, "", &reject{http.StatusNotFound, fmt.Sprintf("unknown webhook %s: want order-placed, invoice-captured or customer-created", clip(endpoint))})
 		return
 	}
 	// The store comes from the path or a header: refuse an unknown one
 	// before reading a body that could not be verified anyway.
-	store := h.storeOf(r)
+	store := h.storeOf(r, inPath)
 	st, ok := h.stores.Get(store)
 	if !ok {
 		// "unknown", not the header's value: a label per made-up store
 		// name would let anyone grow the metrics without bound.
 		h.m.SignatureFail.WithLabelValues("unknown").Inc()
-		h.finish(w, r, endpoint, start, "", &reject{http.StatusUnauthorized, fmt.Sprintf("store %s is not connected, so its webhook cannot be verified", clip(store))})
+		h.finish(r, endpoint, start, "", &reject{http.StatusUnauthorized, fmt.Sprintf("store %s is not connected, so its webhook cannot be verified", clip(store))})
 		return
 	}
-	raw, rej := h.readBody(w, r)
+	raw, rej := h.readBody(r)
 	if rej != nil {
-		h.finish(w, r, endpoint, start, "", rej)
+		h.finish(r, endpoint, start, "", rej)
 		return
 	}
-	if err := st.Verifier.Verify(raw, r.Header); err != nil {
+	if err := st.Verifier.Verify(raw, r.header()); err != nil {
 		h.m.SignatureFail.WithLabelValues(store).Inc()
-		h.finish(w, r, endpoint, start, "", &reject{http.StatusUnauthorized, err.Error()})
+		h.finish(r, endpoint, start, "", &reject{http.StatusUnauthorized, err.Error()})
 		return
 	}
 	fact, storeID, ignore, err := decodeWebhook(kind, store, raw)
 	if err != nil {
-		h.finish(w, r, endpoint, start, "", &reject{http.StatusBadRequest, err.Error()})
+		h.finish(r, endpoint, start, "", &reject{http.StatusBadRequest, err.Error()})
 		return
 	}
-	fact.origin, fact.DataSchema, fact.traceparent = event.OriginWebhook, event.SchemaWebhook, r.Header.Get(event.HeaderTraceparent)
+	fact.origin, fact.DataSchema, fact.traceparent = event.OriginWebhook, event.SchemaWebhook, r.get(event.HeaderTraceparent)
 	if ignore == "" {
-		ignore, rej = h.routeStore(raw, r.Header, st, &fact, storeID, func(s Store) commerce.WebhookVerifier { return s.Verifier })
+		ignore, rej = h.routeStore(raw, r.header(), st, &fact, storeID, func(s Store) commerce.WebhookVerifier { return s.Verifier })
 		if rej != nil {
-			h.finish(w, r, endpoint, start, "", rej)
+			h.finish(r, endpoint, start, "", rej)
 			return
 		}
 	}
 	if ignore != "" {
 		h.m.Ignored.WithLabelValues(ignore).Inc()
-		h.finish(w, r, endpoint, start, event.Key(fact.Entity(), store, fact.ID), nil)
+		h.finish(r, endpoint, start, event.Key(fact.Entity(), store, fact.ID), nil)
 		return
 	}
 	if rej := idFits(fact.CommerceFact); rej != nil {
-		h.finish(w, r, endpoint, start, "", rej)
+		h.finish(r, endpoint, start, "", rej)
 		return
 	}
 	// decodeWebhook validated the whole body (the fuzz test holds it to that).
-	h.publish(w, r, endpoint, start, fact, stream.DataValidated())
+	h.publish(r, endpoint, start, fact, stream.DataValidated())
 }
 
-func (h *Webhooks) publish(w http.ResponseWriter, r *http.Request, endpoint string, start time.Time, fact received, opts ...stream.PublishOption) {
-	ctx, cancel := context.WithTimeout(r.Context(), h.ackTimeout)
+func (h *Webhooks) publish(r *call, endpoint string, start time.Time, fact received, opts ...stream.PublishOption) {
+	// Not the RequestCtx: fasthttp ends its context at shutdown, and the
+	// fact is being stored whatever the client does meanwhile.
+	ctx, cancel := context.WithTimeout(context.Background(), h.ackTimeout)
 	defer cancel()
 	opts = append(opts, stream.WithOrigin(fact.origin), stream.WithTraceparent(fact.traceparent))
 	// Sent at once, the ack awaited: 200 only once JetStream has the fact.
@@ -180,19 +207,19 @@ func (h *Webhooks) publish(w http.ResponseWriter, r *http.Request, endpoint stri
 	h.m.PublishTime.Observe(time.Since(start).Seconds())
 	if errors.Is(err, nats.ErrMaxPayload) || errors.Is(err, jetstream.ErrStreamMessageExceedsMaximum) {
 		// Not an outage: this fact can never be stored, by the poll either.
-		h.finish(w, r, endpoint, start, fact.Key(), &reject{http.StatusRequestEntityTooLarge, fmt.Sprintf(
+		h.finish(r, endpoint, start, fact.Key(), &reject{http.StatusRequestEntityTooLarge, fmt.Sprintf(
 			"as an event this %d byte body is over what NATS stores (max_payload): it can never be stored", len(fact.Raw))})
 		return
 	}
 	if err != nil {
 		// Commerce logs the failure; the backfill poll will still find the record.
-		h.finish(w, r, endpoint, start, fact.Key(), &reject{http.StatusServiceUnavailable, "event store unavailable, the backfill poll will pick this up: " + err.Error()})
+		h.finish(r, endpoint, start, fact.Key(), &reject{http.StatusServiceUnavailable, "event store unavailable, the backfill poll will pick this up: " + err.Error()})
 		return
 	}
 	if res.Duplicate {
 		h.m.Duplicates.WithLabelValues(fact.origin).Inc()
 	}
-	h.succeed(w, endpoint)
+	h.succeed(r, endpoint)
 	// Built only when debug logging is on: every stored webhook passes here.
 	if e := h.log.Debug(); e.Enabled() {
 		h.logFields(e, r, endpoint, start, fact.Key()).Msg("webhook stored")
@@ -263,81 +290,84 @@ func (h *Webhooks) routeStore(raw []byte, hdr http.Header, checked Store, f *rec
 	return "", nil
 }
 
-func (h *Webhooks) ioEvents(w http.ResponseWriter, r *http.Request) {
+// ioEvents serves /webhooks/adobe-io[/{store}].
+func (h *Webhooks) ioEvents(c *fasthttp.RequestCtx, inPath string) {
 	start := time.Now()
-	if c, ok := commerce.Challenge(r); ok {
-		_ = commerce.WriteChallenge(w, c)
+	r := &call{c: c}
+	probe := &http.Request{Method: string(c.Method()), URL: &url.URL{RawQuery: string(c.URI().QueryString())}}
+	if ch, ok := commerce.Challenge(probe); ok {
+		_ = commerce.WriteChallenge(&answer{c: c}, ch)
 		h.m.Requests.WithLabelValues("adobe-io", "challenge").Inc()
 		return
 	}
-	if r.Method != http.MethodPost {
-		h.finish(w, r, "adobe-io", start, "", &reject{http.StatusMethodNotAllowed, "POST an event, or GET with ?challenge="})
+	if !c.IsPost() {
+		h.finish(r, "adobe-io", start, "", &reject{http.StatusMethodNotAllowed, "POST an event, or GET with ?challenge="})
 		return
 	}
-	store := h.storeOf(r)
+	store := h.storeOf(r, inPath)
 	st, ok := h.stores.Get(store)
 	if !ok || st.IOEvents == nil {
 		h.m.SignatureFail.WithLabelValues("unknown").Inc()
-		h.finish(w, r, "adobe-io", start, "", &reject{http.StatusUnauthorized, fmt.Sprintf("store %s has no I/O Events keys configured", clip(store))})
+		h.finish(r, "adobe-io", start, "", &reject{http.StatusUnauthorized, fmt.Sprintf("store %s has no I/O Events keys configured", clip(store))})
 		return
 	}
-	raw, rej := h.readBody(w, r)
+	raw, rej := h.readBody(r)
 	if rej != nil {
-		h.finish(w, r, "adobe-io", start, "", rej)
+		h.finish(r, "adobe-io", start, "", rej)
 		return
 	}
-	if err := st.IOEvents.Verify(raw, r.Header); err != nil {
+	if err := st.IOEvents.Verify(raw, r.header()); err != nil {
 		h.m.SignatureFail.WithLabelValues(store).Inc()
 		// 400, not 401: I/O Events retries 5xx and 429 only, and a bad
 		// signature will not get better by retrying.
-		h.finish(w, r, "adobe-io", start, "", &reject{http.StatusBadRequest, err.Error()})
+		h.finish(r, "adobe-io", start, "", &reject{http.StatusBadRequest, err.Error()})
 		return
 	}
 	ev, err := commerce.DecodeIOEvent(raw)
 	if err != nil {
-		h.finish(w, r, "adobe-io", start, "", &reject{http.StatusBadRequest, err.Error()})
+		h.finish(r, "adobe-io", start, "", &reject{http.StatusBadRequest, err.Error()})
 		return
 	}
 	f := received{CommerceFact: event.CommerceFact{Store: store, Raw: raw, DataSchema: event.SchemaIOEvent},
-		origin: event.OriginIOEvents, traceparent: r.Header.Get(event.HeaderTraceparent)}
+		origin: event.OriginIOEvents, traceparent: r.get(event.HeaderTraceparent)}
 	var storeID int64
 	name := ev.EventName()
 	switch {
 	case strings.Contains(name, "sales_order_place") || strings.Contains(name, "order_management.place"):
 		o, err := ev.Order()
 		if err != nil {
-			h.finish(w, r, "adobe-io", start, "", &reject{http.StatusBadRequest, err.Error()})
+			h.finish(r, "adobe-io", start, "", &reject{http.StatusBadRequest, err.Error()})
 			return
 		}
 		f.Kind, f.ID, storeID = event.OrderPlaced, o.IncrementID, o.StoreID
 	case strings.Contains(name, "invoice"):
 		inv, err := ev.Invoice()
 		if err != nil {
-			h.finish(w, r, "adobe-io", start, "", &reject{http.StatusBadRequest, err.Error()})
+			h.finish(r, "adobe-io", start, "", &reject{http.StatusBadRequest, err.Error()})
 			return
 		}
 		f.Kind, f.ID, storeID = event.InvoiceCaptured, inv.IncrementID, inv.StoreID
 		if !inv.Captured() {
 			h.m.Ignored.WithLabelValues("invoice-not-paid").Inc()
-			h.finish(w, r, "adobe-io", start, event.Key(event.EntityInvoice, store, inv.IncrementID), nil)
+			h.finish(r, "adobe-io", start, event.Key(event.EntityInvoice, store, inv.IncrementID), nil)
 			return
 		}
 	case strings.Contains(name, "customer"):
 		c, err := ev.Customer()
 		if err != nil {
-			h.finish(w, r, "adobe-io", start, "", &reject{http.StatusBadRequest, err.Error()})
+			h.finish(r, "adobe-io", start, "", &reject{http.StatusBadRequest, err.Error()})
 			return
 		}
 		f.Kind, f.ID, storeID = event.CustomerCreated, event.BuyerKey(c.ID, c.Email), c.StoreID
 	default:
 		h.m.Ignored.WithLabelValues("io-event-type").Inc()
-		h.finish(w, r, "adobe-io", start, "", nil)
+		h.finish(r, "adobe-io", start, "", nil)
 		return
 	}
 	if storeID == 0 {
 		storeID = ev.Metadata.StoreID
 	}
-	ignore, rej := h.routeStore(raw, r.Header, st, &f, storeID, func(s Store) commerce.WebhookVerifier {
+	ignore, rej := h.routeStore(raw, r.header(), st, &f, storeID, func(s Store) commerce.WebhookVerifier {
 		if s.IOEvents == nil {
 			return nil
 		}
@@ -346,50 +376,51 @@ func (h *Webhooks) ioEvents(w http.ResponseWriter, r *http.Request) {
 	if rej != nil {
 		// 400: a retry would not verify any better (I/O Events retries 5xx).
 		rej.status = http.StatusBadRequest
-		h.finish(w, r, "adobe-io", start, "", rej)
+		h.finish(r, "adobe-io", start, "", rej)
 		return
 	}
 	if ignore != "" {
 		h.m.Ignored.WithLabelValues(ignore).Inc()
-		h.finish(w, r, "adobe-io", start, f.Key(), nil)
+		h.finish(r, "adobe-io", start, f.Key(), nil)
 		return
 	}
 	if rej := idFits(f.CommerceFact); rej != nil {
-		h.finish(w, r, "adobe-io", start, "", rej)
+		h.finish(r, "adobe-io", start, "", rej)
 		return
 	}
-	h.publish(w, r, "adobe-io", start, f)
+	h.publish(r, "adobe-io", start, f)
 }
 
 // finish writes the answer, counts it and logs it. Success is exactly HTTP
 // 200 with {"op":"success"}: Commerce treats anything else as a failure.
-func (h *Webhooks) finish(w http.ResponseWriter, r *http.Request, endpoint string, start time.Time, key string, rej *reject) {
+func (h *Webhooks) finish(r *call, endpoint string, start time.Time, key string, rej *reject) {
 	if rej == nil {
-		h.succeed(w, endpoint)
+		h.succeed(r, endpoint)
 		if e := h.log.Debug(); e.Enabled() {
 			h.logFields(e, r, endpoint, start, key).Msg("webhook stored")
 		}
 		return
 	}
-	w.Header().Set("Content-Type", "application/json")
 	rej.reason = cut(rej.reason, maxReason)
-	w.WriteHeader(rej.status)
-	_ = json.NewEncoder(w).Encode(map[string]string{"error": rej.reason})
+	r.c.SetContentType("application/json")
+	r.c.SetStatusCode(rej.status)
+	r.c.ResetBody()
+	_ = json.NewEncoder(r.c).Encode(map[string]string{"error": rej.reason})
 	h.m.Requests.WithLabelValues(endpoint, strconv.Itoa(rej.status)).Inc()
 	h.logFields(h.log.Warn(), r, endpoint, start, key).Int("status", rej.status).Str("reason", rej.reason).Msg("webhook rejected")
 }
 
 // succeed answers 200 {"op":"success"} and counts it.
-func (h *Webhooks) succeed(w http.ResponseWriter, endpoint string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(http.StatusOK)
-	_, _ = io.WriteString(w, `{"op":"success"}`)
+func (h *Webhooks) succeed(r *call, endpoint string) {
+	r.c.SetContentType("application/json")
+	r.c.SetStatusCode(http.StatusOK)
+	r.c.SetBodyString(`{"op":"success"}`)
 	h.m.Requests.WithLabelValues(endpoint, "ok").Inc()
 }
 
 // logFields are what every line about a request says.
-func (h *Webhooks) logFields(e *zerolog.Event, r *http.Request, endpoint string, start time.Time, key string) *zerolog.Event {
-	return e.Str("endpoint", endpoint).Str("request_id", cut(r.Header.Get(HeaderRequestID), maxEcho)).
+func (h *Webhooks) logFields(e *zerolog.Event, r *call, endpoint string, start time.Time, key string) *zerolog.Event {
+	return e.Str("endpoint", endpoint).Str("request_id", cut(r.get(HeaderRequestID), maxEcho)).
 		Str("key", cut(key, 2*maxEcho)).Dur("took", time.Since(start))
 }
 

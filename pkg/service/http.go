@@ -22,12 +22,14 @@ type Check struct {
 }
 
 // HTTPServer serves /healthz, /readyz and /metrics; services mount their
-// own routes (ingest's webhooks) on Mux.
+// own routes on Mux, or serve the listener with their own Server
+// (ServeWith: ingest's webhooks).
 type HTTPServer struct {
 	Mux      *http.ServeMux
 	Registry *prometheus.Registry
-	srv      *http.Server
+	srv      Server
 	ln       net.Listener
+	limits   Limits
 
 	mu     sync.Mutex
 	checks []Check
@@ -47,7 +49,15 @@ func NewHTTPServer(addr string, opts ...HTTPOption) (*HTTPServer, error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	ln = newLimitListener(ln, o.maxConns, reg)
-	h := &HTTPServer{Mux: http.NewServeMux(), Registry: reg, ln: ln}
+	h := &HTTPServer{Mux: http.NewServeMux(), Registry: reg, ln: ln, limits: Limits{
+		MaxHeaderBytes:    o.maxHeaderBytes,
+		ReadHeaderTimeout: 5 * time.Second,
+		// A webhook body is at most a megabyte and the answer follows one
+		// JetStream ack: a client slower than this is holding a connection.
+		ReadTimeout:  30 * time.Second,
+		WriteTimeout: 60 * time.Second,
+		IdleTimeout:  120 * time.Second,
+	}}
 	h.Mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
@@ -55,16 +65,47 @@ func NewHTTPServer(addr string, opts ...HTTPOption) (*HTTPServer, error) {
 	h.Mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	h.srv = &http.Server{
 		Handler:           h.Mux,
-		ReadHeaderTimeout: 5 * time.Second,
-		MaxHeaderBytes:    o.maxHeaderBytes,
-		// A webhook body is at most a megabyte and the answer follows one
-		// JetStream ack: a client slower than this is holding a connection.
-		ReadTimeout:  30 * time.Second,
-		WriteTimeout: 60 * time.Second,
-		IdleTimeout:  120 * time.Second,
+		ReadHeaderTimeout: h.limits.ReadHeaderTimeout,
+		MaxHeaderBytes:    h.limits.MaxHeaderBytes,
+		ReadTimeout:       h.limits.ReadTimeout,
+		WriteTimeout:      h.limits.WriteTimeout,
+		IdleTimeout:       h.limits.IdleTimeout,
 	}
 	return h, nil
 }
+
+// Server serves the HTTPServer's listener: net/http's *http.Server unless a
+// service sets its own with ServeWith. Serve returns nil or
+// http.ErrServerClosed once Shutdown or Close stopped it.
+type Server interface {
+	Serve(ln net.Listener) error
+	// Shutdown stops accepting, lets in-flight requests finish and closes
+	// idle connections; ctx's deadline bounds the wait.
+	Shutdown(ctx context.Context) error
+	// Close closes every connection at once.
+	Close() error
+}
+
+// Limits are what a request may take: a Server given to ServeWith keeps
+// them as net/http's does.
+type Limits struct {
+	MaxHeaderBytes    int           // header block (431 above it; net/http allows 4 KiB of slack)
+	ReadHeaderTimeout time.Duration // from the connection's first byte to the end of the headers
+	ReadTimeout       time.Duration // headers and body
+	WriteTimeout      time.Duration // from the end of the headers to the answer written
+	IdleTimeout       time.Duration // a kept-alive connection waiting for its next request
+}
+
+// Limits returns the request limits of this server.
+func (h *HTTPServer) Limits() Limits { return h.limits }
+
+// ServeWith replaces net/http's server on this listener, before Serve. srv
+// gets the listener with its connection limit (the 503 over
+// MLC_HTTP_MAX_CONNS is the listener's), must keep Limits, and must pass
+// the requests it does not answer itself to Mux (/healthz, /readyz,
+// /metrics): a service that needs a leaner HTTP path than net/http's for
+// its own routes.
+func (h *HTTPServer) ServeWith(srv Server) { h.srv = srv }
 
 // Addr is the address the server listens on.
 func (h *HTTPServer) Addr() string { return h.ln.Addr().String() }
