@@ -22,7 +22,7 @@ func newStreamsCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			res, err := stream.ApplyDeclared(cmd.Context(), js, nil, stream.WithReplicas(replicas))
+			res, err := stream.ApplyDeclared(cmd.Context(), js, nil, stream.WithReplicas(replicas), stream.WithDeclaredRuntimeValues())
 			if err != nil {
 				return err
 			}

@@ -23,6 +23,12 @@ const (
 	DurableAuditMirror    = "audit-mirror"    // one on every stream
 )
 
+// RuntimeMaxAckPending reports whether a durable's max_ack_pending belongs
+// to its service at run time: netsuite-writer sets it to the NetSuite
+// concurrency budget (the bound across its replicas). Provisioning creates
+// such a consumer with the declared value and leaves the live one alone.
+func RuntimeMaxAckPending(durable string) bool { return durable == DurableNetSuiteWriter }
+
 // KV buckets (streams/kv/<bucket>.json).
 const (
 	BucketCredentials = "mlc_credentials"  // encrypted connection secrets

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"path"
 	"reflect"
 	"sort"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/ml-connector/ml-connector/pkg/event"
 	"github.com/ml-connector/ml-connector/streams"
 )
 
@@ -186,7 +188,10 @@ type Result struct {
 	Action Action `json:"action"`
 }
 
-type applyOptions struct{ replicas int }
+type applyOptions struct {
+	replicas int
+	declared bool // set runtime-owned values to the files' too
+}
 
 // ApplyOption changes how definitions are applied.
 type ApplyOption func(*applyOptions)
@@ -194,6 +199,11 @@ type ApplyOption func(*applyOptions)
 // WithReplicas overrides num_replicas of every stream and bucket (the files
 // say 1 for development; production applies them with 3).
 func WithReplicas(n int) ApplyOption { return func(o *applyOptions) { o.replicas = n } }
+
+// WithDeclaredRuntimeValues also sets what a service owns at run time
+// (netsuite-writer's max_ack_pending) to its file's value: the operator's
+// `mlc streams apply` does, a service provisioning at start does not.
+func WithDeclaredRuntimeValues() ApplyOption { return func(o *applyOptions) { o.declared = true } }
 
 // Apply creates what is missing and updates what differs from its file.
 // Applying the same definitions twice reports everything Unchanged.
@@ -216,7 +226,7 @@ func Apply(ctx context.Context, js jetstream.JetStream, defs Definitions, opts .
 		out = append(out, Result{"stream", cfg.Name, act})
 	}
 	for _, c := range defs.Consumers {
-		act, err := applyConsumer(ctx, js, c)
+		act, err := applyConsumer(ctx, js, c, o.declared)
 		if err != nil {
 			return out, fmt.Errorf("apply consumer %s/%s: %w", c.Stream, c.Config.Durable, err)
 		}
@@ -267,7 +277,7 @@ func applyStream(ctx context.Context, js jetstream.JetStream, cfg jetstream.Stre
 	return Updated, nil
 }
 
-func applyConsumer(ctx context.Context, js jetstream.JetStream, c ConsumerDef) (Action, error) {
+func applyConsumer(ctx context.Context, js jetstream.JetStream, c ConsumerDef, declaredRuntime bool) (Action, error) {
 	cons, err := js.Consumer(ctx, c.Stream, c.Config.Durable)
 	if errors.Is(err, jetstream.ErrConsumerNotFound) {
 		if _, err := js.CreateConsumer(ctx, c.Stream, c.Config); err != nil {
@@ -278,11 +288,20 @@ func applyConsumer(ctx context.Context, js jetstream.JetStream, c ConsumerDef) (
 	if err != nil {
 		return "", err
 	}
-	same, err := declaredEqual(c.raw, cons.CachedInfo().Config)
+	live := cons.CachedInfo().Config
+	declared, cfg := c.raw, c.Config
+	if event.RuntimeMaxAckPending(cfg.Durable) && !declaredRuntime {
+		// Its service owns the value (netsuite-writer's budget): another
+		// service starting must not cut the writer back to the file's.
+		declared = maps.Clone(declared)
+		delete(declared, "max_ack_pending")
+		cfg.MaxAckPending = live.MaxAckPending
+	}
+	same, err := declaredEqual(declared, live)
 	if err != nil || same {
 		return Unchanged, err
 	}
-	if _, err := js.UpdateConsumer(ctx, c.Stream, c.Config); err != nil {
+	if _, err := js.UpdateConsumer(ctx, c.Stream, cfg); err != nil {
 		return "", err
 	}
 	return Updated, nil

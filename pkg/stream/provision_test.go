@@ -96,6 +96,83 @@ func TestApplyUpdatesAChangedDefinition(t *testing.T) {
 	}
 }
 
+// netsuite-writer sets its consumer's max_ack_pending to the NetSuite budget
+// at run time: a service applying the files at start must not put the
+// file's 4 back, while the rest of the definition is still applied; the
+// operator's apply (WithDeclaredRuntimeValues) does set it.
+func TestApplyKeepsTheWritersLiveMaxAckPending(t *testing.T) {
+	defs, err := stream.Load(streams.FS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, js := natstest.Connect(t, natstest.RunServer(t))
+	ctx := context.Background()
+	if _, err := stream.Apply(ctx, js, defs); err != nil {
+		t.Fatal(err)
+	}
+	w, err := js.Consumer(ctx, event.StreamNetSuite, event.DurableNetSuiteWriter)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := w.CachedInfo().Config
+	cfg.MaxAckPending = 15 // the writer's budget
+	cfg.MaxDeliver = 3     // and a drift the files must correct
+	if _, err := js.UpdateConsumer(ctx, event.StreamNetSuite, cfg); err != nil {
+		t.Fatal(err)
+	}
+	res, err := stream.Apply(ctx, js, defs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	updated := false
+	for _, r := range res {
+		if r.Name == event.StreamNetSuite+"/"+event.DurableNetSuiteWriter {
+			updated = r.Action == stream.Updated
+		}
+	}
+	if w, err = js.Consumer(ctx, event.StreamNetSuite, event.DurableNetSuiteWriter); err != nil {
+		t.Fatal(err)
+	}
+	got := w.CachedInfo().Config
+	if !updated || got.MaxAckPending != 15 || got.MaxDeliver != 12 {
+		t.Errorf("after apply: updated %v, max_ack_pending %d (want the live 15), max_deliver %d (want the file's 12)", updated, got.MaxAckPending, got.MaxDeliver)
+	}
+	// Only max_ack_pending differs now: nothing to update.
+	res, err = stream.Apply(ctx, js, defs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range res {
+		if r.Action != stream.Unchanged {
+			t.Errorf("third apply: %s %s %s, want unchanged", r.Kind, r.Name, r.Action)
+		}
+	}
+	// The operator's apply sets the file's value.
+	if _, err := stream.Apply(ctx, js, defs, stream.WithDeclaredRuntimeValues()); err != nil {
+		t.Fatal(err)
+	}
+	if w, err = js.Consumer(ctx, event.StreamNetSuite, event.DurableNetSuiteWriter); err != nil || w.CachedInfo().Config.MaxAckPending != 4 {
+		t.Errorf("with WithDeclaredRuntimeValues max_ack_pending is not the file's 4: %v", err)
+	}
+	// Other consumers' max_ack_pending is the file's.
+	tr, err := js.Consumer(ctx, event.StreamCommerce, event.DurableTransform)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tcfg := tr.CachedInfo().Config
+	declared := tcfg.MaxAckPending
+	tcfg.MaxAckPending = declared + 1
+	if _, err := js.UpdateConsumer(ctx, event.StreamCommerce, tcfg); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := stream.Apply(ctx, js, defs); err != nil {
+		t.Fatal(err)
+	}
+	if tr, err = js.Consumer(ctx, event.StreamCommerce, event.DurableTransform); err != nil || tr.CachedInfo().Config.MaxAckPending != declared {
+		t.Errorf("transform max_ack_pending not put back to %d: %v", declared, err)
+	}
+}
+
 func TestLoadRejectsBadFiles(t *testing.T) {
 	cases := map[string]fstest.MapFS{
 		"unknown field":    {"S.json": {Data: []byte(`{"name":"S","subjectz":["s"]}`)}},

@@ -27,6 +27,7 @@ var testEnviron = map[string]string{
 	"MLC_WRITER_REDELIVER_BASE": "50ms",
 	"MLC_WRITER_REDELIVER_CAP":  "500ms",
 	"MLC_WRITER_REQUEUE_GAP":    "300ms",
+	"MLC_WRITER_BUDGET_CHECK":   "200ms",
 }
 
 // env is one test's JetStream, NetSuite simulator and writer settings.

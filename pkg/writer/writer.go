@@ -61,6 +61,9 @@ type Config struct {
 	// saturated: a 401 after a fresh token that slow (or after recent 429s)
 	// is NetSuite's concurrency quirk, handled like a 429 (ref §11.2).
 	SlowThreshold time.Duration `env:"MLC_NETSUITE_SLOW_THRESHOLD" envDefault:"30s"`
+	// BudgetCheck is how often the writer makes sure its consumer still has
+	// the budget as max_ack_pending (something else may have set another).
+	BudgetCheck time.Duration `env:"MLC_WRITER_BUDGET_CHECK" envDefault:"30s"`
 	// Instance names this replica in claims and logs (default host/uuid).
 	Instance string `env:"MLC_INSTANCE"`
 }
@@ -69,6 +72,9 @@ type Config struct {
 func (c Config) Validate() error {
 	if err := c.Base.Validate(); err != nil {
 		return err
+	}
+	if c.BudgetCheck <= 0 {
+		return errors.New("MLC_WRITER_BUDGET_CHECK must be positive")
 	}
 	if c.RetryAttempts < 1 || c.RetryBase <= 0 || c.RetryCap < c.RetryBase || c.RetryBudget < 0 {
 		return errors.New("MLC_WRITER_RETRY_ATTEMPTS must be at least 1, MLC_WRITER_RETRY_BASE positive and not above MLC_WRITER_RETRY_CAP")
@@ -135,7 +141,7 @@ func Run(ctx context.Context, environ map[string]string, logOut io.Writer) error
 	}
 	s.applyBudget(ctx)
 	rt.HTTP.AddCheck("netsuite", s.ready)
-	return rt.Serve(ctx, s.watchConnection, s.watchSettings, s.watchAccount, s.consume)
+	return rt.Serve(ctx, s.watchConnection, s.watchSettings, s.watchAccount, s.holdBudget, s.consume)
 }
 
 // supervisor keeps the writer's client, budget and consumption in step with
@@ -305,6 +311,32 @@ func (s *supervisor) applyBudget(ctx context.Context) {
 		return
 	}
 	s.log.Info().Int("budget", b.N).Str("from", b.Source).Msg("NetSuite concurrency budget")
+}
+
+// holdBudget puts the budget back on the consumer when something else set
+// another max_ack_pending (an operator's `nats consumer edit`, an older
+// `mlc streams apply`): applyBudget only writes it when the budget changes.
+func (s *supervisor) holdBudget(ctx context.Context) error {
+	t := time.NewTicker(s.cfg.BudgetCheck)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		s.mu.Lock()
+		n := s.budget.N
+		s.mu.Unlock()
+		if n < 1 {
+			continue
+		}
+		uctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		if err := SetMaxAckPending(uctx, s.js, n); err != nil && ctx.Err() == nil {
+			s.log.Warn().Err(err).Int("budget", n).Msg("max_ack_pending not checked")
+		}
+		cancel()
+	}
 }
 
 // SetMaxAckPending sets the writer consumer's max_ack_pending to n.

@@ -519,4 +519,17 @@ func TestBudgetFollowsSettings(t *testing.T) {
 	if got := svc.Metric(t, "mlc_writer_concurrency_budget"); got != "10" {
 		t.Errorf("budget gauge %s", got)
 	}
+
+	// Something else sets another value (`mlc streams apply` of an older
+	// release, `nats consumer edit`): the writer puts its budget back.
+	cons, err := e.JS.Consumer(e.ctx, event.StreamNetSuite, event.DurableNetSuiteWriter)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := cons.CachedInfo().Config
+	cfg.MaxAckPending = 4
+	if _, err := e.JS.UpdateConsumer(e.ctx, event.StreamNetSuite, cfg); err != nil {
+		t.Fatal(err)
+	}
+	servicetest.WaitFor(t, "max_ack_pending back to 10", func() bool { return e.consumerMaxAckPending() == 10 })
 }
