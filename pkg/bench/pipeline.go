@@ -179,7 +179,7 @@ func RunPipeline(ctx context.Context, o PipelineOptions) (PipelineRun, error) {
 	if o.ClickHouse != "" {
 		so.AuditDSN = "clickhouse://" + o.ClickHouse + "/mlc_bench_" + strconv.FormatInt(time.Now().UnixNano(), 36)
 	}
-	progress(fmt.Sprintf("rate %g/s: starting the system (nats-server and every service as processes) ...", o.Rate))
+	progress(fmt.Sprintf("rate %.4g/s: starting the system (nats-server and every service as processes) ...", o.Rate))
 	sys, err := StartSystem(ctx, so)
 	if err != nil {
 		return res, err
@@ -237,7 +237,7 @@ func RunPipeline(ctx context.Context, o PipelineOptions) (PipelineRun, error) {
 	}
 	before := sys.Usage()
 	natsBefore, natsErr := sys.NATSCounters(ctx)
-	progress(fmt.Sprintf("rate %g/s: placing %d orders open loop ...", o.Rate, o.Orders))
+	progress(fmt.Sprintf("rate %.4g/s: placing %d orders open loop ...", o.Rate, o.Orders))
 	start := time.Now().Add(100 * time.Millisecond)
 	var wg sync.WaitGroup
 	var placeErr error
@@ -271,7 +271,7 @@ func RunPipeline(ctx context.Context, o PipelineOptions) (PipelineRun, error) {
 	select {
 	case <-all:
 	case <-time.After(time.Until(last.Add(o.Wait))):
-		progress(fmt.Sprintf("rate %g/s: not every order written within %v of the last one's due time", o.Rate, o.Wait))
+		progress(fmt.Sprintf("rate %.4g/s: not every order written within %v of the last one's due time", o.Rate, o.Wait))
 	case <-ctx.Done():
 		return res, ctx.Err()
 	}
@@ -325,7 +325,7 @@ func RunPipeline(ctx context.Context, o PipelineOptions) (PipelineRun, error) {
 		res.CPUCeiling = float64(runtime.NumCPU()) * 1000 / res.CPUPerOrderMS
 	}
 	if sys.Audit != nil {
-		progress(fmt.Sprintf("rate %g/s: waiting for the audit to hold every message ...", o.Rate))
+		progress(fmt.Sprintf("rate %.4g/s: waiting for the audit to hold every message ...", o.Rate))
 		if res.AuditLag, err = auditLag(ctx, sys, time.Minute); err != nil {
 			return res, err
 		}
