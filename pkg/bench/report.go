@@ -226,9 +226,10 @@ func ingestPart(ctx context.Context, o ReportOptions, progress func(string)) (*I
 		return nil, err
 	}
 	ir := &IngestReport{SLO: slo, Fixed: tg.OpenLoop(ctx, fmt.Sprintf("fixed %.0f/s", rate), reqs, RunOptions{Rate: rate, Warmup: warmup})}
-	// From 125/s: a first step that misses the SLO ends the search, and on
-	// a small shared machine 250/s sometimes does.
-	best, steps, err := tg.FindMax(ctx, "find-max", FindMaxOptions{SLO: slo, Start: 125, Step: 4 * time.Second,
+	// From half the fixed rate: a first step that misses the SLO ends the
+	// search, and low rates miss it more often here (a sync stall or the
+	// generator's own timer lag is a larger share of a few hundred requests).
+	best, steps, err := tg.FindMax(ctx, "find-max", FindMaxOptions{SLO: slo, Start: rate / 2, Step: 4 * time.Second,
 		Progress: func(r Result) { progress(fmt.Sprintf("ingest: %.0f/s p99 %v", r.Rate, r.P99)) }})
 	if err != nil {
 		return nil, err
