@@ -101,8 +101,14 @@ func serveFloorNetHTTP(ctx context.Context, ln net.Listener, publish func(contex
 		_, _ = io.WriteString(w, `{"op":"success"}`)
 	})
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	return serveUntil(ctx, func() error { return srv.Serve(ln) }, srv.Shutdown)
+}
+
+// serveUntil runs serve until it fails or ctx ends, then shuts down within
+// 5 s.
+func serveUntil(ctx context.Context, serve func() error, shutdown func(context.Context) error) error {
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() { errc <- serve() }()
 	select {
 	case err := <-errc:
 		return err
@@ -110,7 +116,7 @@ func serveFloorNetHTTP(ctx context.Context, ln net.Listener, publish func(contex
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	return srv.Shutdown(sctx)
+	return shutdown(sctx)
 }
 
 func serveFloorFast(ctx context.Context, ln net.Listener, publish func(context.Context, []byte) error) error {
@@ -134,14 +140,5 @@ func serveFloorFast(ctx context.Context, ln net.Listener, publish func(context.C
 		c.SetContentType("application/json")
 		c.SetBodyString(`{"op":"success"}`)
 	}}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	return srv.ShutdownWithContext(sctx)
+	return serveUntil(ctx, func() error { return srv.Serve(ln) }, srv.ShutdownWithContext)
 }
