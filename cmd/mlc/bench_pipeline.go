@@ -89,6 +89,16 @@ func runBenchPipeline(cmd *cobra.Command, f benchPipelineFlags) error {
 	if !strings.HasSuffix(f.report, ".md") {
 		return fmt.Errorf("--report %q: want a .md file", f.report)
 	}
+	jsonPath := strings.TrimSuffix(f.report, ".md") + ".json"
+	// Before minutes of measuring: a report that cannot be written would
+	// lose them.
+	for _, p := range []string{f.report, jsonPath} {
+		fh, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE, 0o644)
+		if err != nil {
+			return fmt.Errorf("--report: %w", err)
+		}
+		fh.Close()
+	}
 	errOut := cmd.ErrOrStderr()
 	progress := func(s string) { fmt.Fprintf(errOut, "%s %s\n", time.Now().Format("15:04:05"), s) }
 
@@ -147,7 +157,6 @@ func runBenchPipeline(cmd *cobra.Command, f benchPipelineFlags) error {
 	if err := md.Close(); err != nil {
 		return err
 	}
-	jsonPath := strings.TrimSuffix(f.report, ".md") + ".json"
 	jf, err := os.Create(jsonPath)
 	if err != nil {
 		return err

@@ -45,7 +45,7 @@ func TestBenchPipeline(t *testing.T) {
 	if len(rep.Throughput) != 1 || rep.Throughput[0].Orders != 10 || rep.Throughput[0].Written != 10 || rep.Throughput[0].Duplicates != 0 {
 		t.Fatalf("throughput %+v", rep.Throughput)
 	}
-	for _, bad := range [][]string{{"--rate", "0"}, {"--rate", "50,20"}, {"--report", filepath.Join(dir, "r.txt")}, {"--sync", "sometimes"}} {
+	for _, bad := range [][]string{{"--rate", "0"}, {"--rate", "50,20"}, {"--report", filepath.Join(dir, "r.txt")}, {"--sync", "sometimes"}, {"--report", filepath.Join(dir, "no-such-dir", "r.md")}} {
 		if _, err := mlc(t, "", append([]string{"bench", "pipeline", "--ingest=false", "--clickhouse", "off"}, bad...)...); err == nil {
 			t.Errorf("%v accepted", bad)
 		}
