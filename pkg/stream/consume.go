@@ -39,14 +39,22 @@ func Permanent(err error) error {
 type delayedError struct {
 	err   error
 	delay time.Duration
+	exact bool // RetryIn: the delay, whatever the backoff says
 }
 
 func (e delayedError) Error() string { return e.err.Error() }
 func (e delayedError) Unwrap() error { return e.err }
 
-// RetryAfter asks for redelivery after at least d (e.g. an invoice whose
-// sales order is not in NetSuite yet) instead of the default backoff.
-func RetryAfter(err error, d time.Duration) error { return delayedError{err, d} }
+// RetryAfter asks for redelivery after at least d (e.g. NetSuite not
+// connected yet): the later of d and the default backoff.
+func RetryAfter(err error, d time.Duration) error { return delayedError{err: err, delay: d} }
+
+// RetryIn asks for redelivery after d exactly: a planned wait, not a
+// failure (an order Commerce has not committed yet, an invoice whose sales
+// order is not in NetSuite yet), which the failure backoff must not
+// stretch (its full jitter made transform's 250 ms confirmation wait up to
+// a second, and its growth thinned a wait's planned lookups).
+func RetryIn(err error, d time.Duration) error { return delayedError{err: err, delay: d, exact: true} }
 
 // Handler processes one message. nil acks it; an error naks it with a
 // delay, or dead-letters it when Permanent or out of deliveries.
@@ -249,7 +257,7 @@ func (d deadLetterer) settle(ctx context.Context, msg jetstream.Msg, herr error,
 	}
 	delay := backoff(attempt)
 	var de delayedError
-	if errors.As(herr, &de) && de.delay > delay {
+	if errors.As(herr, &de) && (de.exact || de.delay > delay) {
 		delay = de.delay
 	}
 	log.Info().Err(herr).Dur("retry_in", delay).Msg("retrying")

@@ -180,6 +180,35 @@ func TestRetryableErrorIsRetriedThenSucceeds(t *testing.T) {
 	}
 }
 
+// A planned wait (RetryIn) is redelivered after its own delay even when
+// the failure backoff is far longer; RetryAfter takes the longer of the two.
+func TestRetryInIsNotStretchedByTheBackoff(t *testing.T) {
+	js := setup(t, 5)
+	publish(t, js, "work.a", "in")
+	publish(t, js, "work.a", "after")
+	var mu sync.Mutex
+	calls := map[string]int{}
+	run(t, js, func(_ context.Context, m jetstream.Msg) error {
+		mu.Lock()
+		defer mu.Unlock()
+		body := string(m.Data())
+		calls[body]++
+		if calls[body] > 1 {
+			return nil
+		}
+		if body == "in" {
+			return stream.RetryIn(errors.New("not committed yet"), 50*time.Millisecond)
+		}
+		return stream.RetryAfter(errors.New("not connected"), 50*time.Millisecond)
+	}, stream.WithBackoff(func(int) time.Duration { return time.Hour }))
+	waitFor(t, "RetryIn redelivered", func() bool { mu.Lock(); defer mu.Unlock(); return calls["in"] == 2 })
+	mu.Lock()
+	defer mu.Unlock()
+	if calls["after"] != 1 {
+		t.Errorf("RetryAfter redelivered within the hour of backoff: %d calls", calls["after"])
+	}
+}
+
 func TestPermanentErrorGoesToDLQWithReason(t *testing.T) {
 	js := setup(t, 5)
 	publish(t, js, "work.a", "42")

@@ -156,7 +156,7 @@ func (h *handler) complete(ctx context.Context, f commercefact.Fact, age time.Du
 		case errors.Is(err, commerce.ErrNotFound) && f.Kind == event.OrderPlaced:
 			if age < h.waits.Confirm {
 				log.Info().Err(err).Dur("age", age).Msg("order not committed yet; looking again")
-				return f, nil, outcome{outConfirming, stream.RetryAfter(err, h.waits.ConfirmRetry)}, true
+				return f, nil, outcome{outConfirming, stream.RetryIn(err, h.waits.ConfirmRetry)}, true
 			}
 			return f, nil, h.phantom(ctx, f, age, attempt, parent, log), true
 		case errors.Is(err, commerce.ErrNotFound):
@@ -219,7 +219,7 @@ func (h *handler) input(ctx context.Context, f commercefact.Fact, order *commerc
 func (h *handler) unmapped(err error, age time.Duration, log zerolog.Logger) outcome {
 	if age < h.waits.Unmapped {
 		log.Info().Err(err).Dur("age", age).Dur("retry_in", h.waits.UnmappedRetry).Msg("unmappable for now; waiting for the mapping")
-		return outcome{outWaiting, stream.RetryAfter(err, h.waits.UnmappedRetry)}
+		return outcome{outWaiting, stream.RetryIn(err, h.waits.UnmappedRetry)}
 	}
 	return outcome{outUnmappable, stream.Permanent(err)}
 }

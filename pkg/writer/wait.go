@@ -68,7 +68,7 @@ func (w *Writer) waitForOrder(ctx context.Context, msg jetstream.Msg, md *jetstr
 		w.log.Warn().Err(err).Str("external_id", cmd.ExternalID).Msg("invoice could not be requeued; holding it")
 	}
 	w.m.InvoiceWaits.WithLabelValues("hold").Inc()
-	return false, stream.RetryAfter(fmt.Errorf("%s waits for sales order %s: %w", describe(cmd), cmd.Invoice.SalesOrderExternalID, cause), w.opts.RequeueGap)
+	return false, stream.RetryIn(fmt.Errorf("%s waits for sales order %s: %w", describe(cmd), cmd.Invoice.SalesOrderExternalID, cause), w.opts.RequeueGap)
 }
 
 // requeue publishes the command again, byte for byte with its headers, on
