@@ -1,7 +1,9 @@
 package service_test
 
 import (
+	"bufio"
 	"context"
+	"io"
 	"net"
 	"net/http"
 	"strings"
@@ -22,6 +24,27 @@ type countingServer struct {
 func (s *countingServer) Shutdown(ctx context.Context) error {
 	s.shutdowns.Add(1)
 	return s.Server.Shutdown(ctx)
+}
+
+// tryKeepAlive opens a connection and makes one request on it, keeping the
+// connection open when it was served (not refused over the limit).
+func tryKeepAlive(addr string) (net.Conn, bool) {
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		return nil, false
+	}
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.WriteString(c, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"); err == nil {
+		if resp, err := http.ReadResponse(bufio.NewReader(c), nil); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				_ = c.SetDeadline(time.Time{})
+				return c, true
+			}
+		}
+	}
+	c.Close()
+	return nil, false
 }
 
 // A Server set with ServeWith gets the listener with its connection limit,
@@ -51,7 +74,17 @@ func TestServeWith(t *testing.T) {
 			t.Errorf("%s: %d %q %v", path, status, body, err)
 		}
 	}
-	held := keepAlive(t, h.Addr())
+	// The slot of the last request's connection frees once the server has
+	// seen its close: until then a new connection is over the limit.
+	var held net.Conn
+	for deadline := time.Now().Add(10 * time.Second); held == nil; time.Sleep(20 * time.Millisecond) {
+		if c, ok := tryKeepAlive(h.Addr()); ok {
+			held = c
+		} else if time.Now().After(deadline) {
+			t.Fatal("the connection slot never freed")
+		}
+	}
+	defer held.Close()
 	if status, _, err := getPath(h.Addr(), "/own"); err != nil || status != http.StatusServiceUnavailable {
 		t.Errorf("over the connection limit: %d %v", status, err)
 	}

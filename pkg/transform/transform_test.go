@@ -408,6 +408,11 @@ func TestPhantomOrderReportedNotSent(t *testing.T) {
 	if n := w.Count(t, event.StreamNetSuite, event.NetSuiteSubject(event.KindSalesOrder)); n != 1 {
 		t.Errorf("%d sales order commands, want only the committed order's", n)
 	}
+	// Counted once the handler has returned, which is after the outcome was
+	// published: wait for it rather than race it.
+	servicetest.WaitFor(t, "the phantom counted", func() bool {
+		return w.metric(`mlc_transform_facts_total{kind="order.placed",outcome="phantom"}`) >= 1
+	})
 	if got := w.metric(`mlc_transform_facts_total{kind="order.placed",outcome="phantom"}`); got != 1 {
 		t.Errorf("phantom metric %v", got)
 	}
