@@ -26,8 +26,10 @@ import (
 	"github.com/ml-connector/ml-connector/pkg/event"
 	"github.com/ml-connector/ml-connector/pkg/fleet"
 	"github.com/ml-connector/ml-connector/pkg/freeport"
+	"github.com/ml-connector/ml-connector/pkg/itemmap"
 	"github.com/ml-connector/ml-connector/pkg/secrets"
 	"github.com/ml-connector/ml-connector/pkg/settings"
+	"github.com/ml-connector/ml-connector/pkg/sim/catalog"
 	"github.com/ml-connector/ml-connector/pkg/sim/commercesim"
 	"github.com/ml-connector/ml-connector/pkg/sim/netsuitesim"
 	"github.com/ml-connector/ml-connector/pkg/stream"
@@ -190,7 +192,43 @@ func StartSystem(ctx context.Context, o SystemOptions) (_ *System, err error) {
 			return nil, err
 		}
 	}
+	if err := s.waitItemMap(ctx, time.Minute); err != nil {
+		return nil, err
+	}
 	return s, nil
+}
+
+// waitItemMap waits for inventory-publisher's first run to map every SKU of
+// the simulators' catalogue: an order placed before would wait for its
+// mapping (MLC_TRANSFORM_UNMAPPED_RETRY), which a merchant's running system,
+// synced long before, never sees.
+func (s *System) waitItemMap(ctx context.Context, within time.Duration) error {
+	kv, err := s.JS.KeyValue(ctx, event.BucketItemMap)
+	if err != nil {
+		return err
+	}
+	deadline := time.Now().Add(within)
+	for {
+		entries, _, err := itemmap.All(ctx, kv)
+		missing := ""
+		for _, p := range catalog.Default() {
+			if _, ok := entries[p.SKU]; !ok && len(p.Children) == 0 {
+				missing = p.SKU
+				break
+			}
+		}
+		if err == nil && missing == "" {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("bench: the item map still lacks %s after %v (inventory-publisher's first run): %v", missing, within, err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 func (s *System) startNATS(o SystemOptions) (string, error) {
