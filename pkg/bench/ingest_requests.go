@@ -14,18 +14,15 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"io"
-	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/ml-connector/ml-connector/pkg/audit/audittest"
 	"github.com/ml-connector/ml-connector/pkg/commerce"
 	"github.com/ml-connector/ml-connector/pkg/connection"
 	"github.com/ml-connector/ml-connector/pkg/ingest"
@@ -307,38 +304,12 @@ func (p *RequestPool) sign(n int, progress func()) error {
 }
 
 // sampleBodies captures real order webhook bodies from the Commerce
-// simulator (PHP-style JSON, ~2-4 KB each).
+// simulator (audittest.OrderBodies) that carry the increment_id the
+// requests are renumbered by.
 func sampleBodies(ctx context.Context, n int) ([][]byte, error) {
-	var mu sync.Mutex
-	var bodies [][]byte
-	capture := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b, _ := io.ReadAll(r.Body)
-		if strings.HasSuffix(r.URL.Path, "/order-placed") {
-			mu.Lock()
-			bodies = append(bodies, b)
-			mu.Unlock()
-		}
-		_, _ = io.WriteString(w, `{"op":"success"}`)
-	})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	bodies, err := audittest.OrderBodies(ctx, n)
 	if err != nil {
-		return nil, err
-	}
-	srv := &http.Server{Handler: capture, ReadHeaderTimeout: 5 * time.Second}
-	go func() { _ = srv.Serve(ln) }()
-	defer srv.Close()
-	sim := commercesim.New(commercesim.Config{Seed: 42, Webhooks: commercesim.WebhookConfig{
-		BaseURL: "http://" + ln.Addr().String(), Mode: "none", Timeout: 5 * time.Second}})
-	defer sim.Close()
-	for range n {
-		if _, err := sim.PlaceOrder(ctx, "default", commercesim.OrderSpec{}); err != nil {
-			return nil, err
-		}
-	}
-	mu.Lock()
-	defer mu.Unlock()
-	if len(bodies) != n {
-		return nil, fmt.Errorf("bench: captured %d of %d sample bodies", len(bodies), n)
+		return nil, fmt.Errorf("bench: sample bodies: %w", err)
 	}
 	for i, b := range bodies {
 		if incrementField(b) == nil {
