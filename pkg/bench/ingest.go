@@ -192,8 +192,8 @@ func (t *IngestTarget) startNATS() error {
 	if err != nil {
 		return err
 	}
-	store := filepath.Join(t.dir, "jetstream")
 	if t.opts.NATSBinary == "" {
+		store := filepath.Join(t.dir, "jetstream")
 		ns, err := server.NewServer(&server.Options{ServerName: "mlc-bench", Host: "127.0.0.1", Port: -1, JetStream: true,
 			StoreDir: store, SyncAlways: always, SyncInterval: interval, NoLog: true, NoSigs: true})
 		if err != nil {
@@ -207,39 +207,53 @@ func (t *IngestTarget) startNATS() error {
 		t.ns, t.natsURL = ns, ns.ClientURL()
 		return nil
 	}
+	t.natsCmd, t.natsURL, err = startNATSProcess(t.opts.NATSBinary, t.dir, always, interval, "")
+	return err
+}
+
+// startNATSProcess runs bin as a single JetStream server with its store and
+// log in dir and the sync setting, plus a monitoring endpoint on monitor
+// when given, and returns once JetStream answers.
+func startNATSProcess(bin, dir string, always bool, interval time.Duration, monitor string) (*exec.Cmd, string, error) {
 	addr, err := freeport.Addr()
 	if err != nil {
-		return err
+		return nil, "", err
 	}
-	conf := filepath.Join(t.dir, "nats.conf")
-	if err := os.WriteFile(conf, []byte(natsConfig(addr, store, always, interval)), 0o600); err != nil {
-		return err
+	cfg := natsConfig(addr, filepath.Join(dir, "jetstream"), always, interval)
+	if monitor != "" {
+		cfg += fmt.Sprintf("http: %q\n", monitor)
 	}
-	t.natsCmd = exec.Command(t.opts.NATSBinary, "-c", conf)
-	logf, err := os.Create(filepath.Join(t.dir, "nats.log"))
+	conf := filepath.Join(dir, "nats.conf")
+	if err := os.WriteFile(conf, []byte(cfg), 0o600); err != nil {
+		return nil, "", err
+	}
+	logPath := filepath.Join(dir, "nats.log")
+	logf, err := os.Create(logPath)
 	if err != nil {
-		return err
+		return nil, "", err
 	}
 	defer logf.Close()
-	t.natsCmd.Stdout, t.natsCmd.Stderr = logf, logf
-	if err := t.natsCmd.Start(); err != nil {
-		return fmt.Errorf("start %s: %w", t.opts.NATSBinary, err)
+	cmd := exec.Command(bin, "-c", conf)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		return nil, "", fmt.Errorf("start %s: %w", bin, err)
 	}
-	t.natsURL = "nats://" + addr
+	url := "nats://" + addr
 	deadline := time.Now().Add(15 * time.Second)
 	for {
-		nc, err := nats.Connect(t.natsURL)
+		nc, err := nats.Connect(url)
 		if err == nil {
 			js, _ := jetstream.New(nc)
 			_, err = js.AccountInfo(context.Background())
 			nc.Close()
 			if err == nil {
-				return nil
+				return cmd, url, nil
 			}
 		}
 		if time.Now().After(deadline) {
-			log, _ := os.ReadFile(logf.Name())
-			return fmt.Errorf("nats-server not ready within 15s: %v\n%s", err, tail(log, 2000))
+			terminate(cmd)
+			log, _ := os.ReadFile(logPath)
+			return nil, "", fmt.Errorf("nats-server not ready within 15s: %v\n%s", err, tail(log, 2000))
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

@@ -236,50 +236,14 @@ func (s *System) startNATS(o SystemOptions) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	addr, err := freeport.Addr()
-	if err != nil {
-		return "", err
-	}
 	monitor, err := freeport.Addr()
 	if err != nil {
 		return "", err
 	}
 	s.monitor = "http://" + monitor
-	conf := filepath.Join(o.Dir, "nats.conf")
-	cfg := natsConfig(addr, filepath.Join(o.Dir, "jetstream"), always, interval) + fmt.Sprintf("http: %q\n", monitor)
-	if err := os.WriteFile(conf, []byte(cfg), 0o600); err != nil {
-		return "", err
-	}
-	logPath := filepath.Join(o.Dir, "nats.log")
-	logf, err := os.Create(logPath)
-	if err != nil {
-		return "", err
-	}
-	defer logf.Close()
-	cmd := exec.Command(filepath.Join(o.BinDir, natsBinary), "-c", conf)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		return "", fmt.Errorf("start nats-server: %w", err)
-	}
+	cmd, url, err := startNATSProcess(filepath.Join(o.BinDir, natsBinary), o.Dir, always, interval, monitor)
 	s.nats = cmd
-	url := "nats://" + addr
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		nc, err := nats.Connect(url)
-		if err == nil {
-			js, _ := jetstream.New(nc)
-			_, err = js.AccountInfo(context.Background())
-			nc.Close()
-			if err == nil {
-				return url, nil
-			}
-		}
-		if time.Now().After(deadline) {
-			log, _ := os.ReadFile(logPath)
-			return "", fmt.Errorf("nats-server not ready within 15s: %v\n%s", err, tail(log, 2000))
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	return url, err
 }
 
 func (s *System) startService(binDir, name, addr string, env map[string]string) error {
